@@ -1,0 +1,1 @@
+"""The HTTP API: one aiohttp app assembled from parts, each part a class exposing its endpoints."""

@@ -1,0 +1,1 @@
+"""NATS plumbing: the embedded server, the connection, the region's names and provisioning."""

@@ -1,0 +1,1 @@
+"""What every node serves from: the mirror of the region's surge bucket."""

@@ -1,0 +1,1 @@
+"""Helpers the tests share: real servers and node processes on free ports."""
