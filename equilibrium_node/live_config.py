@@ -6,7 +6,8 @@ overwritten by a restart). Every node watches the bucket and swaps in a new immu
 version. A value that fails validation (bad JSON, wrong type, max < min, unknown algorithm) is
 logged with its reason and ignored: the previous config stays in force.
 
-Keys: ``rules``, ``zone.<zone_id>``, ``fares.<vehicle_type>`` (CONTRACT.md).
+Keys: ``rules``, ``zone.<zone_id>``, ``fares.<vehicle_type>`` (CONTRACT.md), and ``signal.<id>``:
+time-limited weather / event factors for a zone, written by ``POST /api/v1/admin/signals``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from nats.js.errors import KeyWrongLastSequenceError
@@ -32,6 +33,23 @@ log = get_logger(__name__)
 RULES_KEY = "rules"
 ZONE_PREFIX = "zone."
 FARE_PREFIX = "fares."
+SIGNAL_PREFIX = "signal."
+
+
+class Signal(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A weather or event signal: multiplies a zone's prices by ``factor`` until ``expires_at``."""
+
+    id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,64}$", description="Signal id (key signal.<id>).")]
+    zone_id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_]{1,64}$", description="Zone it applies to.")]
+    kind: Annotated[Literal["weather", "event"], msgspec.Meta(description="What caused it.")]
+    factor: Annotated[float, msgspec.Meta(ge=0.5, le=3.0, description="Factor on the zone's multipliers.")]
+    reason: Annotated[str, msgspec.Meta(max_length=200, description="Shown in explain and the audit.")] = ""
+    created_at: Annotated[float, msgspec.Meta(ge=0, description="Epoch seconds.")] = 0.0
+    expires_at: Annotated[float, msgspec.Meta(ge=0, description="Epoch seconds; ignored afterwards.")]
+
+    def active(self, now: float) -> bool:
+        """True until it expires."""
+        return now < self.expires_at
 
 #: Extra checks other components register (e.g. pricing: "is this algorithm known?").
 #: Called with the decoded document; return an (error message, field) pair or None.
@@ -40,6 +58,7 @@ Validator = Callable[[Any], "tuple[str, str] | None"]
 _rules_decoder = msgspec.json.Decoder(Rules)
 _zone_decoder = msgspec.json.Decoder(ZoneConfig)
 _fare_decoder = msgspec.json.Decoder(Fare)
+_signal_decoder = msgspec.json.Decoder(Signal)
 _encoder = msgspec.json.Encoder()
 
 
@@ -51,6 +70,7 @@ class ConfigSnapshot:
     zones: Mapping[str, ZoneConfig]
     fares: Mapping[str, Fare]
     zone_index: ZoneIndex
+    signals: Mapping[str, Signal] = field(default_factory=dict)
     version: int = 0
 
     @property
@@ -61,6 +81,10 @@ class ConfigSnapshot:
     def zone(self, zone_id: str) -> ZoneConfig | None:
         """A zone's config (None for the default zone)."""
         return self.zones.get(zone_id)
+
+    def active_signals(self, zone_id: str, now: float) -> list[Signal]:
+        """Signals of a zone that have not expired at ``now`` (epoch seconds)."""
+        return [sig for sig in self.signals.values() if sig.zone_id == zone_id and sig.active(now)]
 
 
 def _field_of(exc: msgspec.ValidationError) -> tuple[str, str | None]:
@@ -82,19 +106,21 @@ class ConfigStore:
     cell_level: int
     seed_settings: Settings
     kv: KeyValue | None = None
-    validators: dict[str, list[Validator]] = field(default_factory=lambda: {"rules": [], "zone": [], "fare": []})
+    validators: dict[str, list[Validator]] = field(
+        default_factory=lambda: {"rules": [], "zone": [], "fare": [], "signal": []})
 
     def __post_init__(self) -> None:
         s = self.seed_settings
         self._listeners: list[Callable[[ConfigSnapshot], None]] = []
-        self.current = self._snapshot(s.rules, {z.id: z for z in s.zones}, dict(s.fares), 0)
+        self.current = self._snapshot(s.rules, {z.id: z for z in s.zones}, dict(s.fares), {}, 0)
         self.loaded = asyncio.Event()
         self._watcher: Any = None
 
     def _snapshot(self, rules: Rules, zones: dict[str, ZoneConfig], fares: dict[str, Fare],
-                  version: int) -> ConfigSnapshot:
+                  signals: dict[str, Signal], version: int) -> ConfigSnapshot:
         index = ZoneIndex(list(zones.values()), self.region, self.cell_level)
-        return ConfigSnapshot(rules, MappingProxyType(dict(zones)), MappingProxyType(dict(fares)), index, version)
+        return ConfigSnapshot(rules, MappingProxyType(dict(zones)), MappingProxyType(dict(fares)), index,
+                              MappingProxyType(dict(signals)), version)
 
     def on_change(self, listener: Callable[[ConfigSnapshot], None]) -> None:
         """Call ``listener`` with every new snapshot."""
@@ -111,7 +137,7 @@ class ConfigStore:
             if problem:
                 raise ApiError(problem[0], code=Code.VALIDATION, field=problem[1], status=400)
 
-    def validate(self, key: str, raw: bytes) -> Rules | ZoneConfig | Fare:
+    def validate(self, key: str, raw: bytes) -> Rules | ZoneConfig | Fare | Signal:
         """Decode and check one config document; :class:`ApiError` (400) names the field."""
         try:
             if key == RULES_KEY:
@@ -138,6 +164,12 @@ class ConfigStore:
                 fare = _fare_decoder.decode(raw)
                 self._run_validators("fare", fare)
                 return fare
+            if key.startswith(SIGNAL_PREFIX):
+                signal = _signal_decoder.decode(raw)
+                if signal.id != key[len(SIGNAL_PREFIX):]:
+                    raise ApiError(f"signal id {signal.id!r} does not match its key {key!r}", field="id")
+                self._run_validators("signal", signal)
+                return signal
         except msgspec.ValidationError as exc:
             message, path = _field_of(exc)
             raise ApiError(message, code=Code.VALIDATION, field=path) from None
@@ -149,10 +181,12 @@ class ConfigStore:
     def apply(self, key: str, raw: bytes | None) -> bool:
         """Apply one bucket entry (``raw`` None: deleted); False when rejected (old config stays)."""
         cur = self.current
-        rules, zones, fares = cur.rules, dict(cur.zones), dict(cur.fares)
+        rules, zones, fares, signals = cur.rules, dict(cur.zones), dict(cur.fares), dict(cur.signals)
         if raw is None:
             if key.startswith(ZONE_PREFIX):
                 zones.pop(key[len(ZONE_PREFIX):], None)
+            elif key.startswith(SIGNAL_PREFIX):
+                signals.pop(key[len(SIGNAL_PREFIX):], None)
             elif key.startswith(FARE_PREFIX) and len(fares) > 1:
                 fares.pop(key[len(FARE_PREFIX):], None)
             else:
@@ -168,9 +202,11 @@ class ConfigStore:
                 rules = doc
             elif isinstance(doc, ZoneConfig):
                 zones[doc.id] = doc
+            elif isinstance(doc, Signal):
+                signals[doc.id] = doc
             else:
                 fares[key[len(FARE_PREFIX):]] = doc
-        self.current = self._snapshot(rules, zones, fares, cur.version + 1)
+        self.current = self._snapshot(rules, zones, fares, signals, cur.version + 1)
         log.info("config_applied", key=key, version=self.current.version)
         for listener in self._listeners:
             listener(self.current)
@@ -197,7 +233,7 @@ class ConfigStore:
             log.info("config_seeded", keys=len(created))
         return created
 
-    async def put(self, key: str, doc: Rules | ZoneConfig | Fare) -> int:
+    async def put(self, key: str, doc: Rules | ZoneConfig | Fare | Signal) -> int:
         """Validate and write one document; every node (this one included) applies it from the watch."""
         assert self.kv is not None
         raw = _encoder.encode(doc)

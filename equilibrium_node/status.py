@@ -47,6 +47,9 @@ class NodeStatus:
     bus: BusStatus = field(default_factory=BusStatus)
     started_at: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
+    #: Monotonic time of the latest evidence that the region's pricing leader is alive: this node's own
+    #: tick when it leads, the leader's lease renewal when it follows. 0 = never. Degraded mode reads it.
+    last_pricing_monotonic: float = 0.0
 
     def readiness(self) -> Readiness:
         """Ready means: connected to NATS, state (or, on a follower, the served prices) loaded, not stopping."""
