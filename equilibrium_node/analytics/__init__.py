@@ -1,0 +1,1 @@
+"""Analytics: zone snapshots, rolled-up history, zone efficiency, Parquet export."""

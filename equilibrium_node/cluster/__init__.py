@@ -1,0 +1,1 @@
+"""Clustering: the leader lease, node heartbeats and roles."""

@@ -1,0 +1,1 @@
+"""Intake: JetStream consumption of driver pings and demand signals, decoding, validation, DLQ."""

@@ -1,0 +1,1 @@
+"""Pricing: the tick engine, smoothing, guardrails, fares, and the plugin protocol and registry."""

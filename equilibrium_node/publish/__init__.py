@@ -1,0 +1,1 @@
+"""Publication: surge updates to KV and subjects, the audit stream, zone snapshots."""

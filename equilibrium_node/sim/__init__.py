@@ -1,0 +1,1 @@
+"""Simulation: agents, scenarios and reports (the market simulator and the demo traffic)."""

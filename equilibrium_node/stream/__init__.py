@@ -1,0 +1,1 @@
+"""Live heatmap streams: the fan-out hub, WebSocket and SSE transports."""
