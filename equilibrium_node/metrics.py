@@ -251,6 +251,8 @@ class Metrics:
         self.cells_active = r.gauge("eq_cells_active", "Cells with any supply or demand.")
         self.surge_updates = r.counter("eq_surge_updates_total", "Surge updates published.")
         self.quotes = r.counter("eq_quotes_total", "Quote requests by result.", ["result"])
+        self.quote_signals = r.counter("eq_quote_signals_total", "Demand signals of quotes and accepts by outcome.",
+                                       ["outcome"])
         self.http_request_seconds = r.histogram("eq_http_request_seconds", "HTTP request latency.", ["route"])
         self.http_responses = r.counter("eq_http_responses_total", "HTTP responses by route and status class.",
                                         ["route", "status"])

@@ -20,9 +20,13 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from . import __version__
+from .api.admin import AdminApi
 from .api.app import HttpServer, build_app
 from .api.auth import AdminAuth
+from .api.driver import DriverApi
 from .api.health import HealthApi
+from .api.heatmap import HeatmapApi
+from .api.quotes import QuotesApi
 from .api.static import StaticApi
 from .bus.connection import connect, wait_jetstream
 from .bus.embedded import EmbeddedNatsServer
@@ -32,8 +36,14 @@ from .errors import ConfigError
 from .live_config import ConfigStore
 from .logs import get_logger, set_context
 from .metrics import Metrics
+from .quotes.demand import DemandPublisher
+from .quotes.ledger import AcceptLedger
+from .quotes.quoter import Quoter
+from .quotes.token import QuoteSigner
 from .service import Service
+from .serving.degraded import FreshnessMonitor
 from .serving.surge_view import SurgeView
+from .serving.zone_summary import ZoneCentres
 from .settings import Settings
 from .status import NodeStatus
 
@@ -106,11 +116,38 @@ class Node:
         self.surge_view = SurgeView(self.js, self.names.surge_bucket)
         await self.surge_view.start()
         self.admin_auth = AdminAuth(s.admin.token)
-        parts = [HealthApi(self.status, self.metrics), StaticApi()]
+        parts = [HealthApi(self.status, self.metrics), StaticApi(), *await self._rest_parts()]
         app = build_app(parts, self.metrics, title=f"Equilibrium node ({s.region_name})")
         host, port = s.host_port
         self.http = HttpServer(app, host, port)
-        self.services = [self.config_store, self.surge_view, self.http, *self.extra_services]
+        self.services = [self.config_store, self.surge_view, self.freshness, self.demand, self.http,
+                         *self.extra_services]
+
+    async def _rest_parts(self) -> list:
+        """Quotes, heatmaps and admin (issue 5), with the services they need (freshness, demand signals)."""
+        assert self.nc is not None and self.js is not None
+        s = self.settings
+        self.freshness = FreshnessMonitor(self.status, self.metrics, s.pricing)
+        self.freshness.check()
+        self.demand = DemandPublisher(self.nc, self.names.rider_subject, self.metrics)
+        signer = QuoteSigner(s.quote.secret, s.region)
+
+        def config():
+            return self.config_store.current
+
+        def fresh():
+            return self.freshness.state
+
+        quoter = Quoter(s.region, s.cell_level, s.currency, s.timezone, s.quote, config, self.surge_view, fresh,
+                        signer)
+        ledger = AcceptLedger(self.nc, await self.js.key_value(self.names.quotes_bucket), self.node_id)
+        centres = ZoneCentres()
+        return [
+            QuotesApi(quoter, signer, ledger, self.demand, self.metrics, self.node_id),
+            HeatmapApi(s.cell_level, config, self.surge_view, fresh, centres),
+            DriverApi(config, self.surge_view, fresh, s.driver, market=getattr(self, "market", None), centres=centres),
+            AdminApi(self.config_store, self.admin_auth, s.region),
+        ]
 
     async def start(self) -> None:
         """Everything up to serving: NATS, provisioning, components, HTTP listening."""
@@ -158,7 +195,8 @@ class Node:
 
     def _stop_order(self) -> list[Service]:
         # intake and pricing (leader work) first, then HTTP (drain clients), then watchers
-        order = {"intake": 0, "pricing": 1, "market": 2, "http": 5, "surge_view": 8, "config": 9}
+        order = {"intake": 0, "pricing": 1, "market": 2, "http": 5, "demand": 6, "freshness": 7, "surge_view": 8,
+                 "config": 9}
         return sorted(self.services, key=lambda svc: order.get(svc.name, 4))
 
     async def close(self) -> None:

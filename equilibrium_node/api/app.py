@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from ..errors import StartupError
+from ..errors import EquilibriumError, StartupError
 from ..logs import get_logger
 from ..metrics import Metrics
 from .endpoint import ApiPart, Endpoint
@@ -44,6 +44,9 @@ def _timing_middleware(metrics: Metrics, streaming: frozenset[str]):
             return response
         except web.HTTPException as exc:
             status = exc.status
+            raise
+        except EquilibriumError as exc:  # rendered by the (outer) error middleware with its own status
+            status = exc.status if 400 <= exc.status < 600 else 500
             raise
         finally:
             child = children.get(label)

@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 _encoder = msgspec.json.Encoder()
 _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_UNKNOWN_FIELD_RE = re.compile(r"unknown field `(?P<name>[^`]*)`")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Endpoint:
     """One HTTP operation.
 
     ``responses`` maps a status to ``(type or None, description)``; errors use ``ErrorBody``.
-    ``route`` is the metrics label (defaults to the path template).
+    ``route`` is the metrics label (defaults to the path template). ``links`` maps a status to OpenAPI
+    link objects (how a response's values feed other operations, e.g. a quote id into accept).
     """
 
     method: str
@@ -55,6 +57,7 @@ class Endpoint:
     content_type: str = "application/json"
     route: str = ""
     streaming: bool = False
+    links: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 class ApiPart:
@@ -83,6 +86,9 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError) -> ApiE
     """A 400 naming the field msgspec complained about."""
     message, path = _split(str(exc))
     if isinstance(exc, msgspec.ValidationError):
+        unknown = _UNKNOWN_FIELD_RE.search(message)
+        if unknown:  # name the unexpected field itself, not the object holding it
+            path = f"{path}.{unknown.group('name')}" if path else unknown.group("name")
         return ApiError(message, code=Code.VALIDATION, field=path, status=400)
     return ApiError(f"malformed JSON: {message}", code=Code.BAD_JSON, field=None, status=400)
 

@@ -60,6 +60,8 @@ def build_document(endpoints: Sequence[Endpoint], *, title: str, description: st
             elif type_ is not None:
                 entry["content"] = {ep.content_type if status < 400 else "application/json":
                                     {"schema": schema_of[id(type_)]}}
+            if status in ep.links:
+                entry["links"] = ep.links[status]
             responses[str(status)] = entry
         if ep.params or ep.request is not None:
             responses.setdefault("400", _error("Invalid input; `error.field` names it."))

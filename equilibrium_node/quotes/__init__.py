@@ -1,0 +1,1 @@
+"""Rider quotes: signed quote ids, the quote calculation, the exactly-once accept ledger, demand signals."""
