@@ -16,7 +16,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from ..errors import ApiError, Code
-from ..geo.cells import cell_token
+from ..geo.point_cell import point_token
 from ..live_config import ConfigSnapshot
 from ..pricing import fares
 from ..serving.degraded import Freshness, served_multiplier
@@ -49,9 +49,19 @@ class Quote(NamedTuple):
     demand_level: str
 
 
+_last_second: list = [None, ""]
+
+
 def rfc3339_ms(epoch_ms: int) -> str:
-    """Epoch milliseconds as RFC 3339 UTC with milliseconds (``2024-05-01T17:03:12.345Z``)."""
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch milliseconds as RFC 3339 UTC with milliseconds (``2024-05-01T17:03:12.345Z``).
+
+    The date-time part is formatted once per second (quotes of one second share it).
+    """
+    second, ms = divmod(epoch_ms, 1000)
+    if _last_second[0] != second:
+        _last_second[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_second[0] = second
+    return f"{_last_second[1]}.{ms:03d}Z"
 
 
 @dataclass
@@ -89,8 +99,8 @@ class Quoter:
         if fare is None:
             raise ApiError(f"unknown vehicle type {trip.vehicle_type[:64]!r}; known: {', '.join(snap.fares)}",
                            code=Code.UNKNOWN_VEHICLE_TYPE, field="vehicle_type")
-        pickup = cell_token(trip.pickup_lat, trip.pickup_lng, self.cell_level)
-        dropoff = cell_token(trip.dropoff_lat, trip.dropoff_lng, self.cell_level)
+        pickup = point_token(trip.pickup_lat, trip.pickup_lng, self.cell_level)
+        dropoff = point_token(trip.dropoff_lat, trip.dropoff_lng, self.cell_level)
         zone_id = snap.zone_index.zone_of_cell(pickup)
         entry = self.surge.get(pickup, trip.vehicle_type)
         fresh = self.freshness()

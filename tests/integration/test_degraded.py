@@ -1,0 +1,72 @@
+"""Degraded mode with a real outage: the nats-server under a running node is stopped, quotes keep answering."""
+
+from __future__ import annotations
+
+import time
+
+from nats.aio.client import Client
+
+from tests.support.api import call, estimate_body, put_surge, surge_update, wait_for
+from tests.support.natsd import running_nats
+from tests.support.nodeproc import NodeProcess, node_env
+from tests.support.ports import free_port
+
+PICKUP = (37.7880, -122.4000)
+STALE_AFTER_S = 12.0
+FALLBACK_AFTER_S = 15.0
+
+
+def _metric(node: NodeProcess, name: str) -> float:
+    _, text = node.get("/metrics")
+    line = next(x for x in text.splitlines() if x.startswith(name + " ") or x.startswith(name + "{"))
+    return float(line.split()[-1])
+
+
+async def test_nats_down_quotes_stale_then_fallback(tmp_path):
+    async with running_nats(tmp_path / "nats") as server:
+        port = free_port()
+        # No leader runs here, so the node's start is its only pricing evidence: the windows are wide enough
+        # to see "fresh" first, then the outage.
+        env = node_env(tmp_path / "data", port, EQ_NATS_URL=server.url, EQ_PRICING_STALE_AFTER_S=str(STALE_AFTER_S),
+                       EQ_PRICING_FALLBACK_AFTER_S=str(FALLBACK_AFTER_S), EQ_NATS_RECONNECT_WAIT_S="0.5")
+        node = NodeProcess(tmp_path, env=env, http_port=port).start()
+        try:
+            node.wait_ready()
+            started = time.monotonic()
+            nc = Client()
+            await nc.connect(server.url)
+            await put_surge(nc.jetstream(), "sf", surge_update(*PICKUP, 1.7, zone_id="financial_district"))
+            await nc.close()
+
+            def quote():
+                status, body = call(node.base_url, "POST", "/api/v1/pricing/estimate", estimate_body(*PICKUP))
+                assert status == 200, body
+                return body
+
+            fresh = wait_for(lambda: (q := quote())["surge_multiplier"] == 1.7 and q, what="surge served")
+            assert fresh["degraded"] is False and _metric(node, "eq_degraded") == 0
+
+            await server.stop()  # the outage
+            stale = wait_for(lambda: (q := quote())["degraded"] and q, timeout=3.0, what="degraded quote")
+            assert stale["surge_multiplier"] == 1.7  # the last known multiplier
+            assert stale["final_fare"] == round(stale["base_fare"] * 1.7 + 1e-9, 2)
+            status, ready = node.get("/readyz")
+            assert status == 503 and ready["degraded"] is True and "nats_disconnected" in ready["reasons"]
+            assert _metric(node, "eq_degraded") == 1
+            # an accept cannot be promised without the ledger: 503, never a double booking
+            status, err = call(node.base_url, "POST", f"/api/v1/pricing/quotes/{stale['quote_id']}/accept")
+            assert status == 503 and err["error"]["code"] == "unavailable"
+            # heatmaps keep answering from the mirror, marked degraded
+            heatmap = "/api/v1/pricing/heatmap?bounds=37.7,-122.5,37.85,-122.35&zoom=12"
+            status, heat = call(node.base_url, "GET", heatmap)
+            assert status == 200 and heat["degraded"] is True and heat["cells"][0]["surge_multiplier"] == 1.7
+
+            # past fallback_after_s without fresh evidence: 1.0, still degraded
+            remaining = FALLBACK_AFTER_S - (time.monotonic() - started) + 1.0
+            fallback = wait_for(lambda: (q := quote())["surge_multiplier"] == 1.0 and q, timeout=remaining + 3,
+                                interval=0.25, what="fallback to 1.0")
+            assert fallback["degraded"] is True and fallback["final_fare"] == fallback["base_fare"]
+            _, text = node.get("/metrics")
+            assert 'eq_quotes_total{result="issued_degraded"}' in text
+        finally:
+            node.kill()
