@@ -136,7 +136,7 @@ class Fare(_Frozen):
     base: Annotated[float, _doc("Base fare.", ge=0)]
     per_km: Annotated[float, _doc("Price per kilometre.", ge=0)]
     per_min: Annotated[float, _doc("Price per minute.", ge=0)]
-    booking_fee: Annotated[float, _doc("Booking fee (not surged).", ge=0)] = 0.0
+    booking_fee: Annotated[float, _doc("Booking fee (part of the base fare, so surged with it).", ge=0)] = 0.0
     minimum: Annotated[float, _doc("Minimum fare.", ge=0)] = 0.0
 
 
