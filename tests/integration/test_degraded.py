@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from nats.aio.client import Client
 
+from equilibrium_node.bus.embedded import EmbeddedNatsServer
+from equilibrium_node.messages import demand_signal_decoder
 from tests.support.api import call, estimate_body, put_surge, surge_update, wait_for
 from tests.support.natsd import running_nats
 from tests.support.nodeproc import NodeProcess, node_env
@@ -25,10 +28,12 @@ def _metric(node: NodeProcess, name: str) -> float:
 async def test_nats_down_quotes_stale_then_fallback(tmp_path):
     async with running_nats(tmp_path / "nats") as server:
         port = free_port()
+        spare_port = free_port()  # where NATS comes back (the old port may linger in TIME_WAIT)
         # No leader runs here, so the node's start is its only pricing evidence: the windows are wide enough
         # to see "fresh" first, then the outage.
-        env = node_env(tmp_path / "data", port, EQ_NATS_URL=server.url, EQ_PRICING_STALE_AFTER_S=str(STALE_AFTER_S),
-                       EQ_PRICING_FALLBACK_AFTER_S=str(FALLBACK_AFTER_S), EQ_NATS_RECONNECT_WAIT_S="0.5")
+        env = node_env(tmp_path / "data", port, EQ_NATS_URL=f"{server.url},nats://127.0.0.1:{spare_port}",
+                       EQ_PRICING_STALE_AFTER_S=str(STALE_AFTER_S), EQ_PRICING_FALLBACK_AFTER_S=str(FALLBACK_AFTER_S),
+                       EQ_NATS_RECONNECT_WAIT_S="0.5")
         node = NodeProcess(tmp_path, env=env, http_port=port).start()
         try:
             node.wait_ready()
@@ -38,9 +43,13 @@ async def test_nats_down_quotes_stale_then_fallback(tmp_path):
             await put_surge(nc.jetstream(), "sf", surge_update(*PICKUP, 1.7, zone_id="financial_district"))
             await nc.close()
 
+            outage_quotes: list[str] = []
+
             def quote():
                 status, body = call(node.base_url, "POST", "/api/v1/pricing/estimate", estimate_body(*PICKUP))
                 assert status == 200, body
+                if body["degraded"]:
+                    outage_quotes.append(body["quote_id"])
                 return body
 
             fresh = wait_for(lambda: (q := quote())["surge_multiplier"] == 1.7 and q, what="surge served")
@@ -68,5 +77,25 @@ async def test_nats_down_quotes_stale_then_fallback(tmp_path):
             assert fallback["degraded"] is True and fallback["final_fare"] == fallback["base_fare"]
             _, text = node.get("/metrics")
             assert 'eq_quotes_total{result="issued_degraded"}' in text
+
+            # NATS comes back (same store, the node's second URL): the signals held during the outage are published
+            back = EmbeddedNatsServer(tmp_path / "nats", port=spare_port, name="eq-test")
+            await back.start()
+            try:
+                node.wait_ready(timeout=15)
+                nc = Client()
+                await nc.connect(back.url)
+                js = nc.jetstream()
+                sub = await js.pull_subscribe("eq.sf.location.rider", stream="EQ_LOC_SF")
+                seen: list = []
+                deadline = time.monotonic() + 10
+                while len(seen) < len(outage_quotes) and time.monotonic() < deadline:
+                    with contextlib.suppress(TimeoutError):
+                        seen += [demand_signal_decoder.decode(m.data) for m in await sub.fetch(500, timeout=1.0)]
+                await nc.close()
+                assert len(outage_quotes) >= 2
+                assert sum(1 for s in seen if s.kind == "quote") >= len(outage_quotes)
+            finally:
+                await back.stop()
         finally:
             node.kill()
