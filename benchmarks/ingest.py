@@ -151,6 +151,10 @@ async def measure(mode: str, url: str, last_seq: int, settings_json: str) -> dic
     from equilibrium_node.settings import MarketSettings
 
     market = msgspec.json.decode(settings_json.encode(), type=MarketSettings)
+    if os.environ.get("BENCH_GC") == "off":
+        import gc
+
+        gc.disable()
     names = RegionNames("sf")
     nc = Client()
     await nc.connect(url, pending_size=64 * 1024 * 1024)

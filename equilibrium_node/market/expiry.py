@@ -1,80 +1,58 @@
-"""Keys ordered by time, for exact window expiry at O(1) per update.
+"""A time-ordered queue of ``(key, t)`` entries for window expiry, O(1) per event.
 
-Each key (a driver, or a rider in a cell for one demand kind) has one current time; expiry pops the
-keys whose time has left the window. Stream timestamps almost always arrive in order, so the keys
-live in an ``OrderedDict`` kept sorted by time: an update moves the key to the end, expiry pops from
-the front. A time earlier than the newest one appended (a stream clock stepping back) goes to a
-small heap instead, so expiry stays exact without ever sorting the main order. Superseded heap
-entries are skipped lazily.
+Every event that puts a key into a window appends one entry; expiry pops the entries whose time has
+left the window. Entries are *lazy*: a later event of the same key does not remove the earlier
+entry, so the owner re-checks each popped key against its record (the truth) and acts only if the
+record itself has left the window. That keeps the hot path to two ``deque.append`` calls.
+
+Stream timestamps almost always arrive in order, so entries go to the back of two parallel deques
+(times and keys: 16 bytes an entry). A time earlier than the newest appended one (a stream clock
+stepping back) goes to a small heap instead, so expiry stays exact without ever sorting. Memory is
+bounded by the events of one window: entries older than the window are popped at every advance.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Hashable
 
 from .windows import NEVER
 
 
-class TimeOrder:
-    """The current time of each key, popped in time order once ``t + window <= now``."""
+class TimeQueue:
+    """Lazy ``(key, t)`` entries popped in time order once ``t + window <= now``."""
 
-    __slots__ = ("_counter", "_heap", "_in_heap", "_last", "_od")
+    __slots__ = ("_counter", "_heap", "_keys", "_last", "_times")
 
     def __init__(self) -> None:
-        self._od: OrderedDict[Hashable, float] = OrderedDict()
+        self._times: deque[float] = deque()
+        self._keys: deque[Hashable] = deque()
         self._heap: list[tuple[float, int, Hashable]] = []
-        self._in_heap: dict[Hashable, float] = {}
         self._last = NEVER
         self._counter = itertools.count()
 
     def __len__(self) -> int:
-        return len(self._od) + len(self._in_heap)
+        return len(self._times) + len(self._heap)
 
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._od or key in self._in_heap
-
-    def touch(self, key: Hashable, t: float) -> None:
-        """Set the key's time (inserting it if new)."""
-        od = self._od
+    def push(self, key: Hashable, t: float) -> None:
+        """Add an entry (the key entered a window at time ``t``)."""
         if t >= self._last:
-            od.pop(key, None)
-            od[key] = t
+            self._times.append(t)
+            self._keys.append(key)
             self._last = t
-            if self._in_heap:
-                self._in_heap.pop(key, None)
         else:
-            od.pop(key, None)
-            self._in_heap[key] = t
             heapq.heappush(self._heap, (t, next(self._counter), key))
 
-    def discard(self, key: Hashable) -> None:
-        """Forget a key (no longer expiring)."""
-        self._od.pop(key, None)
-        if self._in_heap:
-            self._in_heap.pop(key, None)
-
     def pop_due(self, now: float, window_s: float) -> list[tuple[Hashable, float]]:
-        """Remove and return ``(key, t)`` for every key with ``t + window_s <= now``, oldest first per source."""
+        """Remove and return every entry with ``t + window_s <= now`` (in time order per source)."""
         out: list[tuple[Hashable, float]] = []
-        od = self._od
-        while od:
-            key = next(iter(od))
-            t = od[key]
-            if t + window_s > now:
-                break
-            del od[key]
-            out.append((key, t))
+        times, keys = self._times, self._keys
+        while times and times[0] + window_s <= now:
+            out.append((keys.popleft(), times.popleft()))
         heap = self._heap
         while heap and heap[0][0] + window_s <= now:
             t, _, key = heapq.heappop(heap)
-            if self._in_heap.get(key) == t:
-                del self._in_heap[key]
-                out.append((key, t))
+            out.append((key, t))
         return out
-
-    def items(self) -> list[tuple[Hashable, float]]:
-        """Every ``(key, t)``, for tests and snapshots."""
-        return [*self._od.items(), *self._in_heap.items()]

@@ -28,8 +28,8 @@ class Snapshot(msgspec.Struct, array_like=True, gc=False):
     format: int
     seq: int
     clock: float
-    drivers: list[list]
-    riders: list[list]
+    drivers: list  # Driver records when encoding, plain lists when decoded
+    riders: list
     audit: dict[str, int] = {}
 
 

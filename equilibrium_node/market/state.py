@@ -17,15 +17,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+import msgspec
 import numpy as np
 
 from ..errors import ConfigError
 from ..settings import MarketSettings
 from .demand import Demand
 from .snapshot import FORMAT, Snapshot
-from .supply import CELL, LAT, LNG, STATUS, STATUS_NAMES, VT, Supply
-from .supply import T as T_S
-from .table import AVAILABLE_SLOT, ON_TRIP_SLOT, CellTable
+from .supply import STATUS_NAMES, Supply
+from .table import CellTable, Counts
 from .view import CellArrays, CellStats, DriverInfo
 from .windows import NEVER, evaluation_time, kind_ranking
 
@@ -120,10 +120,10 @@ class MarketState:
             return CellStats(0, 0, 0.0, 0.0)
         return self._stats(counts)
 
-    def _stats(self, c: list[int]) -> CellStats:
+    def _stats(self, c: Counts) -> CellStats:
         w0, w1, w2 = self.weights
-        return CellStats(c[AVAILABLE_SLOT], c[ON_TRIP_SLOT], c[2] * w0 + c[3] * w1 + c[4] * w2,
-                         c[5] * w0 + c[6] * w1 + c[7] * w2)
+        return CellStats(c.available, c.on_trip, c.d60_app_open * w0 + c.d60_quote * w1 + c.d60_request * w2,
+                         c.d300_app_open * w0 + c.d300_quote * w1 + c.d300_request * w2)
 
     def cell_arrays(self, cells: Sequence[str], vehicle_type: str, now: float | None = None) -> CellArrays:
         """:meth:`cell_stats` for many cells as float64 arrays."""
@@ -155,7 +155,7 @@ class MarketState:
         rec = self.supply.get(driver_id, self.now())
         if rec is None:
             return None
-        return DriverInfo(driver_id, rec[LAT], rec[LNG], rec[CELL], STATUS_NAMES[rec[STATUS]], rec[VT], rec[T_S])
+        return DriverInfo(driver_id, rec.lat, rec.lng, rec.cell, STATUS_NAMES[rec.status], rec.vehicle_type, rec.t)
 
     # inspection -----------------------------------------------------------------------------------
     def cell_detail(self, cell: str, now: float | None = None) -> dict[str, CellStats]:
@@ -167,7 +167,7 @@ class MarketState:
     def sizes(self) -> dict[str, int]:
         """Record counts (for logs and the memory test)."""
         return {"drivers": len(self.supply.drivers), "riders": len(self.demand.records),
-                "cells": len(self.table.cells), "live_drivers": len(self.supply.live)}
+                "cells": len(self.table.cells), "live_drivers": self.supply.counted()}
 
     # snapshots ------------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -189,8 +189,8 @@ class MarketState:
 
     def canonical(self) -> dict:
         """The whole state as plain sorted data, to compare two states at the same clock (tests)."""
-        drivers = sorted(tuple(r) for r in self.supply.records(self.clock))
-        riders = sorted(tuple(r) for r in self.demand.records.values())
-        cells = {c: {vt: list(v) for vt, v in sorted(per.items())} for c, per in sorted(self.table.cells.items())}
+        drivers = sorted(msgspec.structs.astuple(r) for r in self.supply.records(self.clock))
+        riders = sorted(msgspec.structs.astuple(r) for r in self.demand.records.values())
+        cells = {c: {vt: v.as_list() for vt, v in sorted(per.items())} for c, per in sorted(self.table.cells.items())}
         return {"seq": self._applied_seq, "clock": self.clock, "audit": dict(self.audit), "drivers": drivers,
                 "riders": riders, "cells": cells}

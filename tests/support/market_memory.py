@@ -70,7 +70,7 @@ def main(drivers: int = 100_000, cells: int = 50_000, riders: int = 20_000) -> d
         state.commit_batch(seqs[-1], max(ts_ns) * 1e-9, messages=len(seqs), seq_sum=sum(seqs))
     del events, chunk, out
     online = state.sizes()
-    supply = sum(c[0] + c[1] for per in state.table.cells.values() for c in per.values())
+    supply = sum(c.available + c.on_trip for per in state.table.cells.values() for c in per.values())
     after_ingest = rss_mb("VmRSS")
     raw = snapshot.encode(state.snapshot())
     peak = rss_mb("VmHWM")
