@@ -30,7 +30,6 @@ class Columns:
     lngs: list[float] = field(default_factory=list)
     stream_ts: list[float] = field(default_factory=list)  # stream time, epoch seconds
     device_ts: list[float] = field(default_factory=list)
-    seqs: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -60,8 +59,7 @@ def _decode_kind(decode, raws: list[bytes]) -> list:
         return out
 
 
-def _fill(col: Columns, idx: list[int], evs: list, codes: list[int], ids: list[str], seqs: Sequence[int],
-          stream_ts: list[float]) -> None:
+def _fill(col: Columns, evs: list, codes: list[int], ids: list[str], stream_ts: list[float]) -> None:
     col.ids = ids
     col.codes = codes
     col.vehicle_types = [e.vehicle_type for e in evs]
@@ -69,10 +67,9 @@ def _fill(col: Columns, idx: list[int], evs: list, codes: list[int], ids: list[s
     col.lngs = [e.lng for e in evs]
     col.device_ts = [e.ts for e in evs]
     col.stream_ts = stream_ts
-    col.seqs = [seqs[i] for i in idx]
 
 
-def decode_batch(subjects: Sequence[str], payloads: Sequence[bytes], seqs: Sequence[int], ts_ns: Sequence[int], *,
+def decode_batch(subjects: Sequence[str], payloads: Sequence[bytes], ts_ns: Sequence[int], *,
                  driver_subject: str, rider_subject: str, vehicle_types: frozenset[str] | set[str],
                  max_event_age_s: float) -> DecodedBatch:
     """Decode and validate one batch (the lists are parallel, in stream order).
@@ -107,10 +104,8 @@ def decode_batch(subjects: Sequence[str], payloads: Sequence[bytes], seqs: Seque
             evs = [evs[k] for k in ok]
             stream_ts = [stream_ts[k] for k in ok]
         if kind == "driver":
-            _fill(col, idx, evs, [DRIVER_STATUS_CODES[e.status] for e in evs], [e.driver_id for e in evs], seqs,
-                  stream_ts)
+            _fill(col, evs, [DRIVER_STATUS_CODES[e.status] for e in evs], [e.driver_id for e in evs], stream_ts)
         else:
-            _fill(col, idx, evs, [DEMAND_KIND_CODES[e.kind] for e in evs], [e.rider_id for e in evs], seqs,
-                  stream_ts)
+            _fill(col, evs, [DEMAND_KIND_CODES[e.kind] for e in evs], [e.rider_id for e in evs], stream_ts)
     out.rejects.sort()
     return out

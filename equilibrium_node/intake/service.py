@@ -36,14 +36,11 @@ from ..market.state import MarketState
 from ..metrics import Metrics
 from ..settings import MarketSettings
 from ..status import NodeStatus
-from .decode import decode_batch
+from .decode import DecodedBatch, decode_batch
 from .dlq import DeadLetterAborted, DeadLetters
 from .pull import PullConsumer
 
 log = get_logger(__name__)
-
-DROP_OUT_OF_ORDER = "out_of_order"
-
 
 class Intake:
     """Consumes ``EQ_LOC_<REGION>`` into a :class:`MarketState` (a node service)."""
@@ -73,7 +70,7 @@ class Intake:
         self.dlq = DeadLetters(js, names.dlq_subject, names.location_stream, stopping=lambda: self._stopping)
         m = metrics
         self._ingested = {k: m.events_ingested.labels(kind=k) for k in ("driver", "rider")}
-        self._dropped = {r: m.events_dropped.labels(reason=r) for r in (Reject.TOO_OLD, DROP_OUT_OF_ORDER)}
+        self._dropped = {r: m.events_dropped.labels(reason=r) for r in (Reject.TOO_OLD, Reject.OUT_OF_ORDER)}
 
     # lifecycle ------------------------------------------------------------------------------------
     async def stream_bounds(self) -> tuple[int, int]:
@@ -136,7 +133,7 @@ class Intake:
     async def apply(self, msgs: list[Msg], seqs: list[int], ts_ns: list[int]) -> None:
         """Decode, validate, DLQ, locate and apply one batch (messages in stream order)."""
         started = time.perf_counter()
-        batch = decode_batch([m.subject for m in msgs], [m.data for m in msgs], seqs, ts_ns,
+        batch = decode_batch([m.subject for m in msgs], [m.data for m in msgs], ts_ns,
                              driver_subject=self.names.driver_subject, rider_subject=self.names.rider_subject,
                              vehicle_types=self._vehicle_types(), max_event_age_s=self.settings.max_event_age_s)
         if batch.rejects:
@@ -154,7 +151,7 @@ class Intake:
         self._account(batch, out_of_order)
         self.metrics.ingest_batch_seconds.observe(time.perf_counter() - started)
 
-    def _account(self, batch, out_of_order: int) -> None:
+    def _account(self, batch: DecodedBatch, out_of_order: int) -> None:
         m = self.metrics
         self._ingested["driver"].inc(len(batch.drivers) - out_of_order)
         self._ingested["rider"].inc(len(batch.riders))
@@ -164,7 +161,7 @@ class Intake:
         if too_old:
             self._dropped[Reject.TOO_OLD].inc(too_old)
         if out_of_order:
-            self._dropped[DROP_OUT_OF_ORDER].inc(out_of_order)
+            self._dropped[Reject.OUT_OF_ORDER].inc(out_of_order)
         consumer = self.consumer
         m.stream_applied_seq.set(self.state.applied_seq)
         if consumer is not None:

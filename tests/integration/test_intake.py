@@ -133,6 +133,7 @@ async def test_pull_loop_survives_a_server_restart(tmp_path, sf_settings, monkey
     applied = sum(c.value for c in metrics.events_ingested._children.values()) + sum(
         c.value for c in metrics.events_dropped._children.values())
     assert applied == 800  # nothing lost, nothing twice
+    assert state.audit["messages"] == 800 and state.audit["seq_sum"] == 800 * 801 // 2
     reference, _ = await reference_state(nc, js, sf_settings)
     end = max(reference.clock, state.clock)
     reference.advance(end)
@@ -182,3 +183,31 @@ async def test_state_loaded_once_caught_up_with_the_head_seen_at_start(nats_clie
     finally:
         await intake.stop()
         await task
+
+
+async def test_a_deleted_consumer_is_recreated_from_the_next_sequence(nats_client, sf_settings):
+    nc, js = nats_client
+    await provision(js, sf_settings)
+    gen = EventGen(now=time.time(), seed=8)
+    await publish(js, [gen.good() for _ in range(200)])
+    state = MarketState(sf_settings.market)
+    metrics = Metrics()
+    intake = Intake(nc, js, NAMES, state, sf_settings.market, sf_settings.cell_level, metrics,
+                    vehicle_types=lambda: tuple(sf_settings.fares))
+    await intake.prepare(1)
+    task = asyncio.create_task(intake.run())
+    try:
+        async with asyncio.timeout(10):
+            while state.applied_seq < 200:
+                await asyncio.sleep(0.02)
+        (info,) = await js.consumers_info(NAMES.location_stream)
+        await js.delete_consumer(NAMES.location_stream, info.name)  # an operator, or the server, removes it
+        await publish(js, [gen.good() for _ in range(200)])
+        async with asyncio.timeout(20):
+            while state.applied_seq < 400:
+                await asyncio.sleep(0.05)
+    finally:
+        await intake.stop()
+        await task
+    assert intake.consumer is not None and intake.consumer.generations >= 2
+    assert state.audit["messages"] == 400 and state.audit["seq_sum"] == 400 * 401 // 2

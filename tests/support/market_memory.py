@@ -60,7 +60,7 @@ def main(drivers: int = 100_000, cells: int = 50_000, riders: int = 20_000) -> d
         chunk = events[start:start + batch]
         seqs = list(range(start + 1, start + 1 + len(chunk)))
         ts_ns = [int((t0 + 10 + s * 1e-4) * 1e9) for s in seqs]
-        out = decode_batch([c[0] for c in chunk], [c[1] for c in chunk], seqs, ts_ns,
+        out = decode_batch([c[0] for c in chunk], [c[1] for c in chunk], ts_ns,
                            driver_subject="eq.sf.location.driver", rider_subject="eq.sf.location.rider",
                            vehicle_types=vts, max_event_age_s=300.0)
         d, r = out.drivers, out.riders

@@ -72,13 +72,12 @@ def test_decode_batch_splits_rejects_and_too_old():
                 "eq.sf.location.rider", "eq.sf.location.driver"]
     payloads = [orjson.dumps(PING), orjson.dumps(SIGNAL), b"garbage", orjson.dumps(PING),
                 mutate(SIGNAL, ts=600.0), mutate(PING, driver_id="d2", status="on_trip", ts=1000.5)]
-    seqs = [10, 11, 12, 13, 14, 15]
     ts_ns = [int(1000.2e9)] * 6
-    out = decode_batch(subjects, payloads, seqs, ts_ns, driver_subject="eq.sf.location.driver",
+    out = decode_batch(subjects, payloads, ts_ns, driver_subject="eq.sf.location.driver",
                        rider_subject="eq.sf.location.rider", vehicle_types=VTS, max_event_age_s=300.0)
     assert out.rejects == [(2, Reject.NOT_JSON), (3, Reject.UNKNOWN_SUBJECT)]
     assert out.too_old == {"driver": 0, "rider": 1}  # device ts 600 vs stream time 1000.2
-    assert out.drivers.ids == ["d1", "d2"] and out.drivers.codes == [0, 1] and out.drivers.seqs == [10, 15]
+    assert out.drivers.ids == ["d1", "d2"] and out.drivers.codes == [0, 1]
     assert out.drivers.stream_ts == [1000.2, 1000.2] and out.drivers.device_ts == [1000.0, 1000.5]
     assert out.riders.ids == ["r1"] and out.riders.codes == [1] and out.riders.vehicle_types == ["xl"]
 
