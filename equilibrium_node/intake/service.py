@@ -11,7 +11,8 @@ Per batch (up to ``market.batch_max`` messages, taken from the :class:`~.pull.Pu
    batch time.
 
 Start from any sequence (``start_seq``): the leader resumes after its checkpoint, a follower could
-tail from wherever it likes. ``loaded`` is set (and ``status.state_loaded``) once the state has caught
+tail from wherever it likes, read-only (``publish_rejects=False``: rejects are counted, not copied to
+the DLQ, which is the leader's job). ``loaded`` is set (and ``status.state_loaded``) once the state has caught
 up to the stream head observed at start: the node then reports ready.
 """
 
@@ -50,7 +51,7 @@ class Intake:
     def __init__(self, nc: Client, js: JetStreamContext, names: RegionNames, state: MarketState,
                  settings: MarketSettings, cell_level: int, metrics: Metrics, *,
                  vehicle_types: Callable[[], Iterable[str]], status: NodeStatus | None = None,
-                 linger_s: float = 0.005, faults: Faults = FAULTS) -> None:
+                 publish_rejects: bool = True, linger_s: float = 0.005, faults: Faults = FAULTS) -> None:
         self.nc, self.js, self.names = nc, js, names
         self.state = state
         self.settings = settings
@@ -58,6 +59,7 @@ class Intake:
         self.metrics = metrics
         self.vehicle_types = vehicle_types
         self.status = status
+        self.publish_rejects = publish_rejects
         self.linger_s = linger_s
         self.faults = faults
         self.head_at_start = 0
@@ -136,7 +138,7 @@ class Intake:
         batch = decode_batch([m.subject for m in msgs], [m.data for m in msgs], ts_ns,
                              driver_subject=self.names.driver_subject, rider_subject=self.names.rider_subject,
                              vehicle_types=self._vehicle_types(), max_event_age_s=self.settings.max_event_age_s)
-        if batch.rejects:
+        if batch.rejects and self.publish_rejects:
             await self.dlq.publish([(msgs[i], seqs[i], reason) for i, reason in batch.rejects])
             self.faults.hit("dlq")
         d, r = batch.drivers, batch.riders

@@ -71,3 +71,14 @@ async def test_checkpointer_restores_state_and_ignores_a_checkpoint_ahead_of_the
     assert await loader.load(stream_last_seq=42) == 42
     assert fresh.canonical() == state.canonical()
     assert snapshot.decode(snapshot.encode(fresh.snapshot())).seq == 42
+
+
+async def test_no_checkpoint_mode_for_followers(nats_client, sf_settings):
+    _, js = nats_client
+    kv = await bucket(js, sf_settings)
+    state = MarketState(sf_settings.market)
+    state.commit_batch(7, 1000.0)
+    follower = Checkpointer(state, CheckpointStore(kv), interval_s=60, metrics=Metrics(), enabled=False)
+    assert await follower.load() == 0
+    assert not await follower.checkpoint(force=True)
+    assert await CheckpointStore(kv).load() is None

@@ -31,7 +31,7 @@ NAMES = RegionNames("sf")
 BOUNDS = "37.5,-122.7,38.0,-122.2"
 AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 
-pytestmark = pytest.mark.slow  # ~20-30 s: ten node starts, on purpose
+pytestmark = pytest.mark.slow  # 5-10 s: ten node processes started and killed, on purpose
 
 
 class Cluster:

@@ -211,3 +211,26 @@ async def test_a_deleted_consumer_is_recreated_from_the_next_sequence(nats_clien
         await task
     assert intake.consumer is not None and intake.consumer.generations >= 2
     assert state.audit["messages"] == 400 and state.audit["seq_sum"] == 400 * 401 // 2
+
+
+async def test_a_read_only_follower_tails_from_any_sequence_without_writing(nats_client, sf_settings):
+    nc, js = nats_client
+    await provision(js, sf_settings)
+    gen = EventGen(now=time.time(), seed=10)
+    await publish(js, [gen.good() for _ in range(100)] + [gen.bad("not_json")] + [gen.good() for _ in range(99)])
+    state = MarketState(sf_settings.market)
+    metrics = Metrics()
+    intake = Intake(nc, js, NAMES, state, sf_settings.market, sf_settings.cell_level, metrics,
+                    vehicle_types=lambda: tuple(sf_settings.fares), publish_rejects=False)
+    await intake.prepare(51)  # tail from the middle
+    task = asyncio.create_task(intake.run())
+    try:
+        async with asyncio.timeout(10):
+            while state.applied_seq < 200:
+                await asyncio.sleep(0.02)
+    finally:
+        await intake.stop()
+        await task
+    assert state.audit["messages"] == 150 and state.audit["seq_sum"] == sum(range(51, 201))
+    assert metrics.events_rejected.labels(reason=Reject.NOT_JSON).value == 1
+    assert (await js.stream_info(NAMES.dlq_stream)).state.messages == 0
