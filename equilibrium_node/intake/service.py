@@ -139,7 +139,9 @@ class Intake:
                              driver_subject=self.names.driver_subject, rider_subject=self.names.rider_subject,
                              vehicle_types=self._vehicle_types(), max_event_age_s=self.settings.max_event_age_s)
         if batch.rejects and self.publish_rejects:
-            await self.dlq.publish([(msgs[i], seqs[i], reason) for i, reason in batch.rejects])
+            lost = await self.dlq.publish([(msgs[i], seqs[i], reason) for i, reason in batch.rejects])
+            if lost:
+                self.metrics.dlq_lost.inc(lost)
             self.faults.hit("dlq")
         d, r = batch.drivers, batch.riders
         tokens = s2vec.lat_lng_tokens(d.lats + r.lats, d.lngs + r.lngs, self.cell_level) if len(d) + len(r) else []

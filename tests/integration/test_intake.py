@@ -234,3 +234,29 @@ async def test_a_read_only_follower_tails_from_any_sequence_without_writing(nats
     assert state.audit["messages"] == 150 and state.audit["seq_sum"] == sum(range(51, 201))
     assert metrics.events_rejected.labels(reason=Reject.NOT_JSON).value == 1
     assert (await js.stream_info(NAMES.dlq_stream)).state.messages == 0
+
+
+async def test_an_unreachable_dlq_does_not_stall_the_market(nats_client, sf_settings):
+    nc, js = nats_client
+    await provision(js, sf_settings)
+    await js.delete_stream(NAMES.dlq_stream)  # an operator removed it
+    gen = EventGen(now=time.time(), seed=12)
+    await publish(js, [gen.good() for _ in range(50)] + [gen.bad("out_of_range") for _ in range(3)]
+                  + [gen.good() for _ in range(50)])
+    state = MarketState(sf_settings.market)
+    metrics = Metrics()
+    intake = Intake(nc, js, NAMES, state, sf_settings.market, sf_settings.cell_level, metrics,
+                    vehicle_types=lambda: tuple(sf_settings.fares))
+    intake.dlq.give_up_after_s = 0.3
+    await intake.prepare(1)
+    task = asyncio.create_task(intake.run())
+    try:
+        async with asyncio.timeout(10):
+            while state.applied_seq < 103:
+                await asyncio.sleep(0.02)
+    finally:
+        await intake.stop()
+        await task
+    assert metrics.dlq_lost.value == 3
+    assert metrics.events_rejected.labels(reason=Reject.OUT_OF_RANGE).value == 3
+    assert state.audit["messages"] == 103
