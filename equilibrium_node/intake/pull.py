@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -69,8 +68,8 @@ class PullConsumer:
         #: messages in the stream after the newest one received (from its reply subject)
         self.pending = 0
         self.generations = 0
+        #: generations started after the first, by reason (gap, reconnect, missed_heartbeat, status_503, ...)
         self.resets: dict[str, int] = {}
-        self.on_reset: Callable[[str], None] | None = None
         self._msgs: list[Msg] = []
         self._seqs: list[int] = []
         self._ts_ns: list[int] = []
@@ -190,8 +189,6 @@ class PullConsumer:
     async def _reset(self, reason: str) -> None:
         """Start a new generation from the last received sequence; retried until it works or we stop."""
         self.resets[reason] = self.resets.get(reason, 0) + 1
-        if self.on_reset is not None:
-            self.on_reset(reason)
         log.warning("intake_consumer_reset", reason=reason, last_seq=self.last_seq)
         delay = 0.1
         while not self._stopping:
