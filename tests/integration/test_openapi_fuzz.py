@@ -35,10 +35,11 @@ def test_schemathesis_over_every_endpoint(tmp_path):
                "--request-timeout", "10", "--report", "json", "--report-json-path", str(report), "--no-color"]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
         summary = json.loads(report.read_text())
-        assert result.returncode == 0 and summary["failures"] == 0 and summary["errors"] == 0, result.stdout[-6000:]
+        assert result.returncode == 0 and not summary["failures"] and not summary["errors"], result.stdout[-6000:]
         assert summary["test_cases"]["generated"] >= MIN_CASES, summary["test_cases"]
+        # schemathesis leaves out the document's own URL; everything else but the streams is tested
         documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops
-                      if not p.startswith("/api/v1/stream/")}
+                      if not p.startswith("/api/v1/stream/") and p != "/api/v1/openapi.json"}
         assert summary["operations"]["tested"] == len(documented), summary["operations"]
         _, text = node.get("/metrics")
         assert 'status="5xx"' not in text
