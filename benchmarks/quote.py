@@ -241,6 +241,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--events-per-s", type=float, default=10_000.0, help="background ingest rate")
     ap.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
+    ap.add_argument("--node-env", action="append", default=[], metavar="EQ_X=V",
+                    help="extra setting for the node under test (repeatable), e.g. EQ_MARKET_BATCH_MAX=500")
     ap.add_argument("--role", choices=("main", "bare", "publisher", "loadgen"), default="main", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--path", default="/api/v1/pricing/estimate", help=argparse.SUPPRESS)
@@ -268,6 +270,7 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("EQ_")}
             env.update(EQ_NATS_URL=nats_url, EQ_HTTP=f"127.0.0.1:{node_port}", EQ_QUOTE_SECRET="bench-secret",
                        EQ_ADMIN_TOKEN="bench-admin", EQ_LOG_LEVEL="warning", EQ_DATA_DIR=str(tmp / "node"))
+            env.update(item.split("=", 1) for item in args.node_env)
             node_log = (tmp / "node.log").open("wb")
             procs.append(subprocess.Popen([sys.executable, "-m", "equilibrium_node", "run"], env=env, cwd=ROOT,
                                           stdout=node_log, stderr=subprocess.STDOUT))
@@ -275,7 +278,8 @@ def main() -> None:
             base = f"http://127.0.0.1:{node_port}"
             _wait_http(base + "/readyz")
             print(f"quote benchmark: tool={tool} connections={args.connections} duration={args.duration:g}s "
-                  f"(+{args.warmup:g}s warm-up) background={args.events_per_s:g} events/s, cpus={os.cpu_count()}",
+                  f"(+{args.warmup:g}s warm-up) background={args.events_per_s:g} events/s, cpus={os.cpu_count()}"
+                  + (f", node env {' '.join(args.node_env)}" if args.node_env else ""),
                   flush=True)
             phase_s = 2 * (args.duration + args.warmup) + 10
             publisher = subprocess.Popen([sys.executable, __file__, "--role", "publisher", "--nats-url", nats_url,
