@@ -32,6 +32,7 @@ from .errors import ConfigError
 from .live_config import ConfigStore
 from .logs import get_logger, set_context
 from .metrics import Metrics
+from .pricing.registry import AlgorithmRegistry
 from .service import Service
 from .serving.surge_view import SurgeView
 from .settings import Settings
@@ -70,6 +71,7 @@ class Node:
         #: services added from outside before run() (the demo's traffic and console)
         self.extra_services: list[Service] = []
         self.ready = asyncio.Event()
+        self.registry = AlgorithmRegistry()
         set_context(node=self.node_id, region=s.region)
         self.metrics.build_info.labels(version=__version__, region=s.region, node_id=self.node_id).set(1)
 
@@ -101,6 +103,7 @@ class Node:
         assert self.js is not None
         s = self.settings
         self.config_store = ConfigStore(s.region, s.cell_level, s, kv=await self.js.key_value(self.names.config_bucket))
+        self.registry.install(self.config_store)  # unknown algorithms in KV are rejected, old config stays
         await self.config_store.seed()
         await self.config_store.start()
         self.surge_view = SurgeView(self.js, self.names.surge_bucket)
@@ -115,6 +118,7 @@ class Node:
     async def start(self) -> None:
         """Everything up to serving: NATS, provisioning, components, HTTP listening."""
         self.check_secrets()
+        self.registry.check_settings(self.settings)  # an unknown algorithm stops start-up (exit 2)
         await self.connect_bus()
         assert self.js is not None
         self.provision_report = await provision(self.js, self.settings)

@@ -1,0 +1,231 @@
+"""The cells the pricing engine knows, each with an integer slot, and their two neighbour relations.
+
+- **Within a radius** (smoothing): every pair of cells whose centres are at most
+  ``smoothing_radius_m`` apart, found with a grid over a local projection (numpy, no per-pair
+  Python) and weighted ``exp(-distance / decay)``; a cell is its own neighbour at distance 0.
+- **Adjacent** (the neighbour-gap rule): the S2 edge and vertex neighbours at the same level.
+
+The graph holds the cells the market reported, every cell within the smoothing radius of those
+(:meth:`CellGraph.expand_radius`), and the rings the neighbour gap spreads over (:meth:`CellGraph.expand`).
+
+Both are CSR arrays over slots, rebuilt only when cells are added (the set of cells of a region
+settles within minutes), so a tick only gathers rows. Slots never move, which lets the engine keep
+its per-cell state in plain arrays indexed by slot.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import numpy as np
+
+from ..geo import cells
+
+EARTH_RADIUS_M = cells.EARTH_RADIUS_M
+
+
+class Csr(NamedTuple):
+    """Compressed sparse rows: row ``i`` is ``indices[indptr[i]:indptr[i+1]]`` with ``data`` alongside."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    def rows(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gather rows: (row position in ``slots`` per entry, column slot, data), vectorised."""
+        starts = self.indptr[slots]
+        lengths = self.indptr[slots + 1] - starts
+        total = int(lengths.sum())
+        row = np.repeat(np.arange(len(slots)), lengths)
+        offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        pos = np.repeat(starts, lengths) + offsets
+        return row, self.indices[pos], self.data[pos]
+
+
+def haversine_m(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray) -> np.ndarray:
+    """Great-circle distances in metres, element-wise."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(lng2 - lng1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+def pairs_within(lat: np.ndarray, lng: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ordered pair (i, j) of points at most ``radius_m`` apart (i == j included) and their distances.
+
+    Points are binned on a grid of a local equirectangular projection whose bin is wide enough
+    that any pair within the radius falls in the same or an adjacent bin; candidates are then
+    checked with the exact haversine distance. Regions do not cross the antimeridian.
+    """
+    n = len(lat)
+    if n == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0)
+    lat0 = math.radians(float(np.mean(lat)))
+    worst = math.radians(min(89.0, float(np.max(np.abs(lat)))))
+    stretch = max(1.0, math.cos(lat0) / max(math.cos(worst), 1e-6))
+    bin_m = max(radius_m, 1.0) * stretch * 1.001
+    x = EARTH_RADIUS_M * np.radians(lng) * math.cos(lat0)
+    y = EARTH_RADIUS_M * np.radians(lat)
+    bx = np.floor(x / bin_m).astype(np.int64)
+    by = np.floor(y / bin_m).astype(np.int64)
+    bx -= bx.min() - 1
+    by -= by.min() - 1
+    width = int(by.max()) + 2
+    key = bx * width + by
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    out_i, out_j = [], []
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            q = (bx + dx) * width + (by + dy)
+            lo = np.searchsorted(skey, q, "left")
+            hi = np.searchsorted(skey, q, "right")
+            counts = hi - lo
+            total = int(counts.sum())
+            if not total:
+                continue
+            i = np.repeat(np.arange(n), counts)
+            offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+            out_i.append(i)
+            out_j.append(order[np.repeat(lo, counts) + offsets])
+    i = np.concatenate(out_i)
+    j = np.concatenate(out_j)
+    d = haversine_m(lat[i], lng[i], lat[j], lng[j])
+    keep = (d <= radius_m) | (i == j)
+    i, j, d = i[keep], j[keep], np.where(i[keep] == j[keep], 0.0, d[keep])
+    order = np.lexsort((j, i))
+    return i[order], j[order], d[order]
+
+
+def cells_within(token: str, radius_m: float) -> list[tuple[str, float]]:
+    """Every other cell of the same level whose centre is at most ``radius_m`` from the centre of
+    ``token``, with its distance (a walk outward over S2 neighbours, ring by ring)."""
+    lat, lng = cells.center(token)
+    seen = {token}
+    ring = [token]
+    found: list[tuple[str, float]] = []
+    while ring:
+        nxt = []
+        for current in ring:
+            for nb in cells.neighbors(current):
+                if nb in seen:
+                    continue
+                seen.add(nb)
+                d = cells.distance_m(lat, lng, *cells.center(nb))
+                if d <= radius_m:
+                    found.append((nb, d))
+                    nxt.append(nb)
+        ring = nxt
+    return found
+
+
+def _csr(n: int, i: np.ndarray, j: np.ndarray, data: np.ndarray) -> Csr:
+    """CSR from entries sorted by row."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(i, minlength=n), out=indptr[1:])
+    return Csr(indptr, j.astype(np.int64), data.astype(np.float64))
+
+
+class CellGraph:
+    """Slots, centres and neighbour relations of every cell the engine has seen."""
+
+    def __init__(self, radius_m: float, decay_m: float) -> None:
+        self.radius_m = radius_m
+        self.decay_m = decay_m
+        self.tokens: list[str] = []
+        self.slot: dict[str, int] = {}
+        self._lat: list[float] = []
+        self._lng: list[float] = []
+        self._expanded: set[int] = set()
+        self._radius_expanded: set[int] = set()
+        self._adj: list[list[int]] = []
+        self._radius: Csr | None = None
+        self._adjacent: Csr | None = None
+        self.token_array = np.empty(0, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def add(self, tokens: Iterable[str]) -> np.ndarray:
+        """Slots of ``tokens``, adding the unknown ones (the relations are rebuilt lazily)."""
+        out = []
+        added = False
+        for token in tokens:
+            slot = self.slot.get(token)
+            if slot is None:
+                slot = len(self.tokens)
+                self.slot[token] = slot
+                self.tokens.append(token)
+                lat, lng = cells.center(token)
+                self._lat.append(lat)
+                self._lng.append(lng)
+                mine: list[int] = []
+                for nb in cells.neighbors(token):
+                    other = self.slot.get(nb)
+                    if other is not None:
+                        mine.append(other)
+                        self._adj[other].append(slot)
+                self._adj.append(mine)
+                added = True
+            out.append(slot)
+        if added:
+            self._radius = self._adjacent = None
+            self.token_array = np.array(self.tokens, dtype=object)
+        return np.asarray(out, dtype=np.int64)
+
+    def slots_of(self, tokens: Iterable[str]) -> np.ndarray:
+        """Slots of known tokens (unknown ones are skipped)."""
+        return np.asarray([s for t in tokens if (s := self.slot.get(t)) is not None], dtype=np.int64)
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lat, lng) arrays of every slot."""
+        return np.asarray(self._lat), np.asarray(self._lng)
+
+    def radius(self) -> Csr:
+        """Cells within the smoothing radius (self included), data = exp(-distance / decay)."""
+        if self._radius is None:
+            lat, lng = self.centres()
+            i, j, d = pairs_within(lat, lng, self.radius_m)
+            self._radius = _csr(len(self), i, j, np.exp(-d / self.decay_m))
+        return self._radius
+
+    def adjacent(self) -> Csr:
+        """Adjacent known cells, each row starting with the cell itself; data = 0 for self, 1 for a neighbour."""
+        if self._adjacent is None:
+            lengths = np.fromiter((len(a) + 1 for a in self._adj), dtype=np.int64, count=len(self._adj))
+            j = np.fromiter(itertools.chain.from_iterable((s, *a) for s, a in enumerate(self._adj)), dtype=np.int64,
+                            count=int(lengths.sum()))
+            i = np.repeat(np.arange(len(self._adj)), lengths)
+            self._adjacent = _csr(len(self), i, j, (i != j).astype(np.float64))
+        return self._adjacent
+
+    def expand_radius(self, slots: Iterable[int]) -> int:
+        """Add every cell whose centre lies within the smoothing radius of ``slots`` (each cell once):
+        a cell next to a busy one shares its market even before it has data of its own. Returns how
+        many cells were new."""
+        before = len(self)
+        for slot in slots:
+            slot = int(slot)
+            if slot in self._radius_expanded:
+                continue
+            self._radius_expanded.add(slot)
+            self.add(t for t, _ in cells_within(self.tokens[slot], self.radius_m))
+        return len(self) - before
+
+    def expand(self, slots: Iterable[int]) -> int:
+        """Add the S2 neighbours of ``slots`` (each cell once); returns how many cells were new."""
+        before = len(self)
+        for slot in slots:
+            slot = int(slot)
+            if slot in self._expanded:
+                continue
+            self._expanded.add(slot)
+            self.add(cells.neighbors(self.tokens[slot]))
+        return len(self) - before
+
+
+__all__ = ["CellGraph", "Csr", "cells_within", "haversine_m", "pairs_within"]
