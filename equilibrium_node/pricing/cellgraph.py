@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
 import numpy as np
@@ -53,12 +53,21 @@ def haversine_m(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.n
     return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
 
 
+def local_distance_m(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray) -> np.ndarray:
+    """Distances in metres on the local tangent plane (equirectangular at the mean latitude of each pair):
+    within 1e-6 of the great-circle distance at the few kilometres smoothing uses, and much cheaper."""
+    mean_lat = np.radians((lat1 + lat2) * 0.5)
+    dx = np.radians(lng2 - lng1) * np.cos(mean_lat)
+    dy = np.radians(lat2 - lat1)
+    return EARTH_RADIUS_M * np.sqrt(dx * dx + dy * dy)
+
+
 def pairs_within(lat: np.ndarray, lng: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every ordered pair (i, j) of points at most ``radius_m`` apart (i == j included) and their distances.
 
     Points are binned on a grid of a local equirectangular projection whose bin is wide enough
     that any pair within the radius falls in the same or an adjacent bin; candidates are then
-    checked with the exact haversine distance. Regions do not cross the antimeridian.
+    checked with :func:`local_distance_m`. Regions do not cross the antimeridian.
     """
     n = len(lat)
     if n == 0:
@@ -94,7 +103,7 @@ def pairs_within(lat: np.ndarray, lng: np.ndarray, radius_m: float) -> tuple[np.
             out_j.append(order[np.repeat(lo, counts) + offsets])
     i = np.concatenate(out_i)
     j = np.concatenate(out_j)
-    d = haversine_m(lat[i], lng[i], lat[j], lng[j])
+    d = local_distance_m(lat[i], lng[i], lat[j], lng[j])
     keep = (d <= radius_m) | (i == j)
     i, j, d = i[keep], j[keep], np.where(i[keep] == j[keep], 0.0, d[keep])
     order = np.lexsort((j, i))
@@ -140,8 +149,9 @@ class CellGraph:
         self.slot: dict[str, int] = {}
         self._lat: list[float] = []
         self._lng: list[float] = []
-        self._expanded: set[int] = set()
-        self._radius_expanded: set[int] = set()
+        self._expanded: dict[int, int] = {}
+        self._radius_done = np.zeros(0, dtype=bool)
+        self._weight_total = np.zeros(0)  # 0: not computed yet
         self._adj: list[list[int]] = []
         self._radius: Csr | None = None
         self._adjacent: Csr | None = None
@@ -177,6 +187,14 @@ class CellGraph:
             self.token_array = np.array(self.tokens, dtype=object)
         return np.asarray(out, dtype=np.int64)
 
+    def lookup(self, tokens: Collection[str]) -> tuple[np.ndarray, list[str]]:
+        """Slots of the known tokens, and the tokens not known yet."""
+        get = self.slot.get
+        found = np.fromiter((get(t, -1) for t in tokens), dtype=np.int64, count=len(tokens))
+        if (found >= 0).all():
+            return found, []
+        return found[found >= 0], [t for t in tokens if t not in self.slot]
+
     def slots_of(self, tokens: Iterable[str]) -> np.ndarray:
         """Slots of known tokens (unknown ones are skipped)."""
         return np.asarray([s for t in tokens if (s := self.slot.get(t)) is not None], dtype=np.int64)
@@ -203,29 +221,63 @@ class CellGraph:
             self._adjacent = _csr(len(self), i, j, (i != j).astype(np.float64))
         return self._adjacent
 
-    def expand_radius(self, slots: Iterable[int]) -> int:
+    def _grow(self, name: str, fill: float | bool) -> np.ndarray:
+        arr = getattr(self, name)
+        if len(arr) < len(self):
+            arr = np.concatenate([arr, np.full(len(self) - len(arr), fill, dtype=arr.dtype)])
+            setattr(self, name, arr)
+        return arr
+
+    def _within(self, slot: int) -> list[tuple[str, float]]:
+        around = cells_within(self.tokens[slot], self.radius_m)
+        weights = self._grow("_weight_total", 0.0)
+        weights[slot] = 1.0 + sum(math.exp(-d / self.decay_m) for _, d in around)
+        return around
+
+    def expand_radius(self, slots: np.ndarray | Iterable[int]) -> int:
         """Add every cell whose centre lies within the smoothing radius of ``slots`` (each cell once):
         a cell next to a busy one shares its market even before it has data of its own. Returns how
         many cells were new."""
         before = len(self)
-        for slot in slots:
-            slot = int(slot)
-            if slot in self._radius_expanded:
-                continue
-            self._radius_expanded.add(slot)
-            self.add(t for t, _ in cells_within(self.tokens[slot], self.radius_m))
+        slots = np.asarray(slots, dtype=np.int64)
+        done = self._grow("_radius_done", False)
+        todo = slots[~done[slots]] if len(slots) else slots
+        for slot in todo.tolist():
+            self.add(t for t, _ in self._within(slot))
+        self._grow("_radius_done", False)[todo] = True
         return len(self) - before
 
-    def expand(self, slots: Iterable[int]) -> int:
-        """Add the S2 neighbours of ``slots`` (each cell once); returns how many cells were new."""
+    def total_weights(self, slots: np.ndarray) -> np.ndarray:
+        """Per slot, the sum of the smoothing weights of *every* cell within the radius, known to the
+        graph or not (cells the market never reported hold no supply or demand, so they only count in
+        this denominator). Computed once per cell."""
+        weights = self._grow("_weight_total", 0.0)
+        for slot in slots[weights[slots] == 0].tolist():
+            self._within(slot)
+        return self._weight_total[slots]
+
+    def expand(self, slots: Iterable[int], rings: Iterable[int]) -> int:
+        """Add the cells up to ``rings`` S2 adjacency steps around each of ``slots`` (each cell once per
+        depth); returns how many cells were new. The neighbour gap lifts cells up to
+        ``(multiplier - 1) / gap`` steps from a hot one, so it asks for that many rings at once."""
         before = len(self)
-        for slot in slots:
-            slot = int(slot)
-            if slot in self._expanded:
+        for slot, depth in zip(slots, rings, strict=True):
+            slot, depth = int(slot), int(depth)
+            if self._expanded.get(slot, 0) >= depth:
                 continue
-            self._expanded.add(slot)
-            self.add(cells.neighbors(self.tokens[slot]))
+            self._expanded[slot] = depth
+            seen = {self.tokens[slot]}
+            ring = [self.tokens[slot]]
+            for _ in range(depth):
+                nxt = []
+                for token in ring:
+                    for nb in cells.neighbors(token):
+                        if nb not in seen:
+                            seen.add(nb)
+                            nxt.append(nb)
+                ring = nxt
+            self.add(seen)
         return len(self) - before
 
 
-__all__ = ["CellGraph", "Csr", "cells_within", "haversine_m", "pairs_within"]
+__all__ = ["CellGraph", "Csr", "cells_within", "haversine_m", "local_distance_m", "pairs_within"]

@@ -199,19 +199,30 @@ class PricingCore:
         local = g.local_time(now, self.tz)
         hour = local.hour + local.minute / 60.0 + local.second / 3600.0
         changed, self._market_version = market.changed_since(self._market_version)
-        if changed:
-            self.graph.add(sorted(changed))
+        known = len(self.graph)
+        changed_slots, unseen = self.graph.lookup(changed)
+        if unseen:
+            self.graph.add(sorted(unseen))  # sorted: slots do not depend on set order
+            changed_slots = self.graph.lookup(changed)[0]
+        # a cell with data shares its market with every cell within the smoothing radius: those are priced too
+        self.graph.expand_radius(changed_slots)
         table = self._sync(config)
         self._roll_day(local.date(), config)
         tod = g.time_of_day_factor(rules.time_of_day, local)
         signal_z = table.signal_factors(self._signal_factors(config, now))
         floor_z, ceil_z = table.limits(rules.max_multiplier)
+        if len(self.graph) > known:
+            # a cell that can have smoothed inputs, seen for the first time, brings the rings the neighbour
+            # gap could lift around it ((zone ceiling - 1) / gap steps), so the graph stops growing early
+            new = np.arange(known, len(self.graph))
+            reach = np.ceil((ceil_z[self.zone_slot[new]] - 1.0) / rules.max_neighbor_gap - g.EPS).astype(np.int64)
+            if self.graph.expand(new, np.maximum(reach, 0)):
+                self._assign_new_cells()
         cap_z = table.caps(self.rollup, local.date()) if rules.emergency_mode == "cap" else ceil_z
-        changed_slots = self.graph.slots_of(changed)
-        if self.graph.expand_radius(changed_slots):
-            self._assign_new_cells()
         radius = self.graph.radius()
-        touched = np.unique(np.concatenate([changed_slots, radius.rows(changed_slots)[1]]))
+        touched = np.zeros(len(self.graph), dtype=bool)
+        touched[changed_slots] = True
+        touched[radius.rows(changed_slots)[1]] = True
         batches: list[TickBatch] = []
         shadow: list[ShadowSummary] = []
         priced = 0
@@ -219,14 +230,17 @@ class PricingCore:
         for vt in config.vehicle_types:
             st = self.state(vt)
             n = len(self.graph)
-            p0 = np.union1d(touched, np.flatnonzero(st.live[:n])).astype(np.int64)
+            if len(touched) < n:  # the neighbour gap of another vehicle type added cells
+                touched = np.concatenate([touched, np.zeros(n - len(touched), dtype=bool)])
+            p0 = np.flatnonzero(touched[:n] | st.live[:n])
             t = self._stateless(market, st, p0, table, now, hour, local.weekday(), tod, signal_z, rules.max_multiplier)
             shadow.extend(self._shadow(config, st, p0, table, now, hour, local.weekday(), tod, signal_z, vt))
             after_gap = self._gap(st, rules.max_neighbor_gap, ceil_z)
             n = len(self.graph)
-            moved = np.flatnonzero(np.abs(after_gap - st.target[:n]) > g.EPS)
+            moved = np.abs(after_gap - st.target[:n]) > g.EPS
             st.target[:n] = after_gap
-            p = np.union1d(p0, moved).astype(np.int64)
+            moved[p0] = True
+            p = np.flatnonzero(moved)
             priced += len(p)
             batches.append(self._serve(st, p, p0, t, table, now, config, tod, signal_z, floor_z, ceil_z, cap_z))
             if len(active) < n:
@@ -256,7 +270,8 @@ class PricingCore:
             arrays = market.cell_arrays(self.graph.token_array[p0].tolist(), st.vehicle_type, now)
             st.raw_supply[p0], st.raw_on_trip[p0] = arrays.supply, arrays.on_trip
             st.raw_demand[p0], st.raw_demand_5m[p0] = arrays.demand_1m, arrays.demand_5m
-            smoothed = blend(self.graph.radius(), p0, st.raw_supply, st.raw_demand, st.raw_demand_5m)
+            smoothed = blend(self.graph.radius(), p0, self.graph.total_weights(p0), st.raw_supply, st.raw_demand,
+                             st.raw_demand_5m)
             st.sm_supply[p0], st.sm_demand[p0], st.sm_demand_5m[p0] = smoothed
         inputs = self._inputs(st, p0, table, now, hour, weekday)
         raw = np.ones(len(p0))
@@ -288,16 +303,19 @@ class PricingCore:
         return out
 
     def _gap(self, st: VtState, gap: float, ceil_z: np.ndarray) -> np.ndarray:
-        """Guardrail 6 over every cell, adding the cells around hot ones to the graph as the lift spreads."""
-        while True:
+        """Guardrail 6 over every cell. Around a cell at multiplier m the lift reaches (m - 1) / gap
+        adjacency steps: those rings are added to the graph first (once), so one pass is exact."""
+        n = len(self.graph)
+        pre = st.pregap[:n]
+        if not n or float(pre.max()) <= 1.0 + gap + g.EPS:
+            return pre.copy()
+        hot = np.flatnonzero(pre > 1.0 + gap + g.EPS)
+        rings = np.ceil((pre[hot] - 1.0) / gap - g.EPS).astype(np.int64)
+        if self.graph.expand(hot, rings):
+            self._assign_new_cells()
             n = len(self.graph)
             pre = st.pregap[:n]
-            if not n or float(pre.max()) <= 1.0 + gap + g.EPS:
-                return pre.copy()
-            lifted = neighbor_gap(self.graph.adjacent(), pre, gap, ceil_z[self.zone_slot[:n]])
-            if not self.graph.expand(np.flatnonzero(lifted > 1.0 + gap + g.EPS)):
-                return lifted
-            self._assign_new_cells()
+        return neighbor_gap(self.graph.adjacent(), pre, gap, ceil_z[self.zone_slot[:n]])
 
     def _serve(self, st: VtState, p: np.ndarray, p0: np.ndarray, t: derive.Targets, table: ZoneTable, now: float,
                config: ConfigSnapshot, tod: float, signal_z: np.ndarray, floor_z: np.ndarray, ceil_z: np.ndarray,
@@ -332,14 +350,15 @@ class PricingCore:
         st.pub_level[p[rows]], st.pub_trend[p[rows]] = level[rows], trend[rows]
         st.pub_supply[p[rows]], st.pub_demand[p[rows]] = supply[rows], demand[rows]
         slots = p[rows]
-        zone_ids = [self._zone_ids[s] for s in slots]
-        self._observe(zone_ids, new[rows], audit[rows], now)
-        names = table.algorithm_names
+        self._observe(table, zp[rows], new[rows], audit[rows], now)
+        zone_names = np.asarray(table.ids, dtype=object)
+        algorithm_names = np.asarray(table.algorithm_names, dtype=object)
         return TickBatch(
-            st.vehicle_type, self.graph.token_array[slots].tolist(), zone_ids,
-            [names[z] for z in zp[rows]], new[rows], old[rows], supply[rows].copy(), demand[rows].copy(),
+            st.vehicle_type, self.graph.token_array[slots].tolist(), zone_names[zp[rows]].tolist(),
+            algorithm_names[zp[rows]].tolist(), new[rows], old[rows], supply[rows].copy(), demand[rows].copy(),
             level[rows], trend[rows], audit[rows],
-            [derive.trigger_reason(bool(new[r] > old[r]), int(cause[r])) if audit[r] else "" for r in rows])
+            np.where(audit[rows], derive.REASONS[(new[rows] > old[rows]) * len(derive.CAUSES) + cause[rows]],
+                     "").tolist())
 
     def _targets_for(self, p: np.ndarray, p0: np.ndarray, t: derive.Targets, st: VtState) -> derive.Targets:
         stored = st.pregap[p]
@@ -351,13 +370,15 @@ class PricingCore:
         return derive.Targets(*cols)
 
     # the 60-day rollup -----------------------------------------------------------------------------
-    def _observe(self, zone_ids: list[str], values: np.ndarray, audited: np.ndarray, now: float) -> None:
+    def _observe(self, table: ZoneTable, zones: np.ndarray, values: np.ndarray, audited: np.ndarray,
+                 now: float) -> None:
         if not audited.any():
             return
         day = self._day.isoformat() if self._day else g.local_time(now, self.tz).date().isoformat()
-        for zone_id, value, changed in zip(zone_ids, values.tolist(), audited.tolist(), strict=True):
-            if changed:
-                self.rollup.observe(zone_id, day, value)
+        best = np.zeros(len(table.ids))
+        np.maximum.at(best, zones[audited], values[audited])
+        for z in np.flatnonzero(best).tolist():
+            self.rollup.observe(table.ids[z], day, float(best[z]))
 
     def _roll_day(self, today: dt.date, config: ConfigSnapshot) -> None:
         """On a new local day, what is served at midnight counts for the new day too."""

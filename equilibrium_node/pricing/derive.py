@@ -22,6 +22,10 @@ CAUSES: tuple[str, ...] = ("market", "time_of_day", "signal", "neighbor_gap", "l
                            "emergency_freeze", "emergency_cap")
 
 
+#: every trigger_reason, indexed by rise * len(CAUSES) + cause
+REASONS = np.array([f"{d}:{c}" for d in ("fall", "rise") for c in CAUSES])
+
+
 class Targets(NamedTuple):
     """Output of each stateless step (arrays over the batch)."""
 

@@ -21,12 +21,16 @@ from .cellgraph import Csr
 EPS = 1e-9
 
 
-def blend(radius: Csr, slots: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
-    """Weighted averages over the radius rows of ``slots`` of each column (columns are indexed by slot)."""
+def blend(radius: Csr, slots: np.ndarray, total: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """Weighted averages over the radius rows of ``slots`` of each column (columns are indexed by slot).
+
+    ``total`` is each row's full weight (every cell within the radius, including cells absent from
+    the graph, which hold no supply or demand): the average does not depend on which empty cells
+    happen to be known.
+    """
     row, col, weight = radius.rows(slots)
     n = len(slots)
-    total = np.bincount(row, weights=weight, minlength=n)
-    total[total == 0] = 1.0
+    total = np.where(total > 0, total, 1.0)
     return [np.bincount(row, weights=weight * column[col], minlength=n) / total for column in columns]
 
 

@@ -51,7 +51,7 @@ def test_blend_weights_by_distance_and_keeps_an_isolated_ratio():
     n = len(g)
     supply, demand = np.zeros(n), np.zeros(n)
     supply[0], demand[0] = 4.0, 12.0
-    s, d = blend(g.radius(), np.arange(n), supply, demand)
+    s, d = blend(g.radius(), np.arange(n), g.total_weights(np.arange(n)), supply, demand)
     assert d[0] / s[0] == pytest.approx(3.0)  # empty neighbours dilute supply and demand alike
     assert s[0] < 4.0 and (s[1:] > 0).all()  # and share the market of the busy cell
     # weights fall with distance: exp(-d / decay)
@@ -64,8 +64,7 @@ def test_blend_weights_by_distance_and_keeps_an_isolated_ratio():
 def test_neighbor_gap_lifts_around_a_hotspot_and_never_cuts():
     centre = cells.cell_token(*DOWNTOWN, 13)
     g = _graph([centre])
-    for _ in range(5):
-        g.expand(range(len(g)))
+    g.expand([0], [5])
     n = len(g)
     x = np.ones(n)
     x[0] = 3.0
@@ -89,8 +88,7 @@ def test_neighbor_gap_is_the_smallest_lift_that_bounds_every_gap(seed, gap):
     rng = np.random.default_rng(seed)
     centre = cells.cell_token(*DOWNTOWN, 13)
     g = _graph([centre])
-    for _ in range(3):
-        g.expand(range(len(g)))
+    g.expand([0], [3])
     n = len(g)
     x = 1.0 + rng.random(n) * 3 * (rng.random(n) < 0.2)
     out = neighbor_gap(g.adjacent(), x, gap, np.full(n, 10.0))
