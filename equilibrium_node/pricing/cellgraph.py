@@ -112,21 +112,29 @@ def pairs_within(lat: np.ndarray, lng: np.ndarray, radius_m: float) -> tuple[np.
 
 def cells_within(token: str, radius_m: float) -> list[tuple[str, float]]:
     """Every other cell of the same level whose centre is at most ``radius_m`` from the centre of
-    ``token``, with its distance (a walk outward over S2 neighbours, ring by ring)."""
+    ``token``, with its distance (a walk outward over S2 neighbours, ring by ring, until a ring has
+    no cell within the radius)."""
     lat, lng = cells.center(token)
+    k_lng = math.cos(math.radians(lat))
+    m_per_deg = EARTH_RADIUS_M * math.pi / 180.0
+    limit = (radius_m / m_per_deg) ** 2
+    center = cells.center
+    neighbors = cells.neighbors
     seen = {token}
     ring = [token]
     found: list[tuple[str, float]] = []
     while ring:
         nxt = []
         for current in ring:
-            for nb in cells.neighbors(current):
+            for nb in neighbors(current):
                 if nb in seen:
                     continue
                 seen.add(nb)
-                d = cells.distance_m(lat, lng, *cells.center(nb))
-                if d <= radius_m:
-                    found.append((nb, d))
+                nb_lat, nb_lng = center(nb)
+                dy, dx = nb_lat - lat, (nb_lng - lng) * k_lng
+                d2 = dx * dx + dy * dy  # local plane, degrees of latitude: exact to 1e-6 at this scale
+                if d2 <= limit:
+                    found.append((nb, math.sqrt(d2) * m_per_deg))
                     nxt.append(nb)
         ring = nxt
     return found
@@ -149,13 +157,13 @@ class CellGraph:
         self.slot: dict[str, int] = {}
         self._lat: list[float] = []
         self._lng: list[float] = []
-        self._expanded: dict[int, int] = {}
+        self._expanded: dict[str, int] = {}  # token -> rings already walked around it
         self._radius_done = np.zeros(0, dtype=bool)
         self._weight_total = np.zeros(0)  # 0: not computed yet
         self._adj: list[list[int]] = []
         self._radius: Csr | None = None
         self._adjacent: Csr | None = None
-        self.token_array = np.empty(0, dtype=object)
+        self._token_array = np.empty(0, dtype=object)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -184,8 +192,14 @@ class CellGraph:
             out.append(slot)
         if added:
             self._radius = self._adjacent = None
-            self.token_array = np.array(self.tokens, dtype=object)
         return np.asarray(out, dtype=np.int64)
+
+    @property
+    def token_array(self) -> np.ndarray:
+        """Tokens by slot as an object array (for fancy indexing)."""
+        if len(self._token_array) != len(self.tokens):
+            self._token_array = np.array(self.tokens, dtype=object)
+        return self._token_array
 
     def lookup(self, tokens: Collection[str]) -> tuple[np.ndarray, list[str]]:
         """Slots of the known tokens, and the tokens not known yet."""
@@ -257,26 +271,32 @@ class CellGraph:
         return self._weight_total[slots]
 
     def expand(self, slots: Iterable[int], rings: Iterable[int]) -> int:
-        """Add the cells up to ``rings`` S2 adjacency steps around each of ``slots`` (each cell once per
-        depth); returns how many cells were new. The neighbour gap lifts cells up to
-        ``(multiplier - 1) / gap`` steps from a hot one, so it asks for that many rings at once."""
+        """Add the cells up to ``rings`` S2 adjacency steps around each of ``slots``; returns how many
+        cells were new. The neighbour gap lifts cells up to ``(multiplier - 1) / gap`` steps from a
+        hot one, so it asks for that many rings at once. One breadth-first walk from all sources,
+        remembering how deep each cell was already expanded, so overlapping rings cost nothing twice."""
         before = len(self)
-        for slot, depth in zip(slots, rings, strict=True):
-            slot, depth = int(slot), int(depth)
-            if self._expanded.get(slot, 0) >= depth:
-                continue
-            self._expanded[slot] = depth
-            seen = {self.tokens[slot]}
-            ring = [self.tokens[slot]]
-            for _ in range(depth):
-                nxt = []
-                for token in ring:
-                    for nb in cells.neighbors(token):
-                        if nb not in seen:
-                            seen.add(nb)
-                            nxt.append(nb)
-                ring = nxt
-            self.add(seen)
+        depth = self._expanded
+        frontier: dict[str, int] = {}
+        for slot, k in zip(slots, rings, strict=True):
+            token, k = self.tokens[int(slot)], int(k)
+            if k > depth.get(token, 0) and k > frontier.get(token, 0):
+                frontier[token] = k
+        reached: list[str] = []
+        while frontier:
+            for token, k in frontier.items():
+                depth[token] = k
+            nxt: dict[str, int] = {}
+            for token, k in frontier.items():
+                for nb in cells.neighbors(token):
+                    if k - 1 > depth.get(nb, -1) and k - 1 > nxt.get(nb, -1):
+                        nxt[nb] = k - 1
+            reached.extend(nxt)
+            frontier = {t: k for t, k in nxt.items() if k > 0}
+            for t, k in nxt.items():
+                if k == 0:
+                    depth.setdefault(t, 0)
+        self.add(t for t in reached if t not in self.slot)
         return len(self) - before
 
 

@@ -240,3 +240,19 @@ def test_restart_resumes_from_what_is_served(core, store, sf_settings):
     assert again.load_served(entries) == len(entries) > 1
     r = again.tick(m, store.current, m.advance(1))
     assert r.updates == 0  # same market, same prices: nothing to republish
+
+
+def test_engine_logs_a_shadow_summary(monkeypatch, caplog, sf_settings, store):
+    import logging
+
+    from equilibrium_node.pricing import engine as engine_mod
+    from equilibrium_node.pricing.core import ShadowSummary, TickResult
+
+    monkeypatch.setattr(engine_mod, "SHADOW_LOG_S", 0.0)
+    eng = engine_mod.PricingEngine.__new__(engine_mod.PricingEngine)
+    eng._shadow, eng._last_shadow_log = {}, 0.0
+    result = TickResult(0.0, [], 10, 5, [ShadowSummary("exponential", "standard", 10, 1.5, 1.8, 0.9)])
+    with caplog.at_level(logging.INFO, logger="equilibrium_node.pricing.engine"):
+        eng._account_shadow(result)
+    record = next(r for r in caplog.records if r.getMessage() == "shadow_pricing")
+    assert record.eq_fields["algorithm"] == "exponential" and record.eq_fields["mean_shadow_target"] == 1.8
