@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 from ..bus.names import RegionNames
-from ..messages import DEMAND_LEVELS, TRENDS, SurgeUpdate, encoder, surge_key
+from ..messages import DEMAND_LEVELS, TRENDS, SurgeUpdate, encoder
 from ..pricing.core import TickBatch
 from .writer import Outgoing
+
+_LEVELS = np.array(DEMAND_LEVELS, dtype=object)
+_TRENDS = np.array(TRENDS, dtype=object)
 
 
 def rfc3339(ts: float) -> str:
@@ -28,26 +33,29 @@ class SurgeEncoder:
     def __init__(self, names: RegionNames, rev: int = 0) -> None:
         self.names = names
         self.rev = rev
-        self._kv_prefix = f"$KV.{names.surge_bucket}."
+        self._kv_prefix = f"$KV.{names.surge_bucket}."  # + surge_key(cell, vehicle_type)
+        self._subject_prefix = names.surge_subject("")
 
     def updates(self, batch: TickBatch, now: float) -> list[SurgeUpdate]:
         """The surge updates of a batch, each with the next ``rev``."""
         stamp = rfc3339(now)
-        out = []
         vt = batch.vehicle_type
-        rows = zip(batch.cells, batch.zone_ids, batch.algorithms, batch.multiplier.tolist(), batch.supply.tolist(),
-                   batch.demand.tolist(), batch.level.tolist(), batch.trend.tolist(), strict=True)
-        for cell, zone_id, algorithm, multiplier, supply, demand, level, trend in rows:
-            self.rev += 1
-            out.append(SurgeUpdate(cell, zone_id, vt, multiplier, round(supply, 2), round(demand, 2),
-                                   DEMAND_LEVELS[level], TRENDS[trend], algorithm, self.rev, stamp))  # type: ignore[arg-type]
-        return out
+        first = self.rev + 1
+        self.rev += len(batch.cells)
+        rows = zip(batch.cells, batch.zone_ids, batch.algorithms, batch.multiplier.tolist(),
+                   np.round(batch.supply, 2).tolist(), np.round(batch.demand, 2).tolist(),
+                   _LEVELS[batch.level].tolist(), _TRENDS[batch.trend].tolist(), range(first, self.rev + 1),
+                   strict=True)
+        return [SurgeUpdate(cell, zone_id, vt, multiplier, supply, demand, level, trend, algorithm, rev, stamp)
+                for cell, zone_id, algorithm, multiplier, supply, demand, level, trend, rev in rows]
 
     def messages(self, updates: list[SurgeUpdate]) -> list[Outgoing]:
         """KV entries first (the source of truth), then the subjects."""
-        encoded = [(u, encoder.encode(u)) for u in updates]
-        kv = [Outgoing(self._kv_prefix + surge_key(u.cell, u.vehicle_type), raw, True, None, u) for u, raw in encoded]
-        plain = [Outgoing(self.names.surge_subject(u.cell), raw, False) for u, raw in encoded]
+        encoded = [encoder.encode(u) for u in updates]
+        prefix, subject = self._kv_prefix, self._subject_prefix
+        kv = [Outgoing(f"{prefix}{u.cell}.{u.vehicle_type}", raw, True, None, u)
+              for u, raw in zip(updates, encoded, strict=True)]
+        plain = [Outgoing(subject + u.cell, raw, False) for u, raw in zip(updates, encoded, strict=True)]
         return kv + plain
 
 
