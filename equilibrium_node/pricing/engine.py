@@ -9,7 +9,8 @@ reads it), keeps ``eq_ticks_total``, ``eq_tick_seconds``, ``eq_surge_updates_tot
 ``eq_cells_active``, logs a summary of each shadow algorithm once a minute, and saves the 60-day
 rollup of the emergency cap rule when it changed (at most once a minute, and at shutdown).
 
-On start it takes the served prices from the surge view (so a restarted or new leader continues
+Ticks wait for ``gate`` (the market caught up with its stream; the leader lease later). On start it
+takes the served prices from the surge view (so a restarted or new leader continues
 from what the region serves, and its ``rev`` from the highest one there) and loads the rollup.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..bus.names import RegionNames
@@ -52,7 +54,8 @@ class PricingEngine:
 
     def __init__(self, core: PricingCore, market: MarketView, config: ConfigSource, writer: LeaderWriter,
                  names: RegionNames, *, metrics: Metrics, status: NodeStatus, tick_s: float,
-                 surge_view: Any = None, rollups: RollupStore | None = None) -> None:
+                 surge_view: Any = None, rollups: RollupStore | None = None,
+                 gate: Callable[[], bool] | None = None) -> None:
         self.core = core
         self.market = market
         self.config = config
@@ -63,6 +66,9 @@ class PricingEngine:
         self.tick_s = tick_s
         self.surge_view = surge_view
         self.rollups = rollups
+        #: ticks are skipped while this says no: the market is still catching up with its stream (a
+        #: price from half-replayed windows would be wrong), and issue 8 adds "not the leader"
+        self.gate = gate
         self.encoder = SurgeEncoder(names)
         self.last_result: TickResult | None = None
         self._stop = asyncio.Event()
@@ -92,7 +98,8 @@ class PricingEngine:
         next_at = loop.time()
         while not self._stop.is_set():
             try:
-                await self.tick_once()
+                if self.gate is None or self.gate():
+                    await self.tick_once()
             except NotLeaderError as exc:
                 log.warning("pricing_not_leader", error=exc.message)
             except Exception:
