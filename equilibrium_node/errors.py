@@ -47,7 +47,9 @@ class Reject:
     UNKNOWN_VEHICLE_TYPE = "unknown_vehicle_type"
     STRING_TOO_LONG = "string_too_long"
     UNKNOWN_SUBJECT = "unknown_subject"
+    # valid events the state does not apply: counted in eq_events_dropped_total{reason}, not sent to the DLQ
     TOO_OLD = "too_old"
+    OUT_OF_ORDER = "out_of_order"
 
 
 class ExitCode:

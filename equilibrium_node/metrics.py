@@ -241,6 +241,7 @@ class Metrics:
                                          ["reason"])
         self.events_dropped = r.counter("eq_events_dropped_total",
                                         "Valid events not applied (too old, duplicate).", ["reason"])
+        self.dlq_lost = r.counter("eq_dlq_lost_total", "Rejected events whose DLQ copy could not be stored.")
         self.stream_applied_seq = r.gauge("eq_stream_applied_seq", "Last stream sequence applied to state.")
         self.stream_pending = r.gauge("eq_stream_pending", "Messages behind the stream head.")
         self.checkpoint_seq = r.gauge("eq_checkpoint_seq", "Stream sequence of the newest checkpoint.")

@@ -23,14 +23,18 @@ from . import __version__
 from .api.app import HttpServer, build_app
 from .api.auth import AdminAuth
 from .api.health import HealthApi
+from .api.market import MarketApi
 from .api.static import StaticApi
 from .bus.connection import connect, wait_jetstream
 from .bus.embedded import EmbeddedNatsServer
 from .bus.names import RegionNames
 from .bus.provision import ProvisionReport, provision
 from .errors import ConfigError
+from .intake.service import Intake
 from .live_config import ConfigStore
 from .logs import get_logger, set_context
+from .market.checkpoint import Checkpointer, CheckpointStore
+from .market.state import MarketState
 from .metrics import Metrics
 from .pricing.registry import AlgorithmRegistry
 from .service import Service
@@ -109,11 +113,33 @@ class Node:
         self.surge_view = SurgeView(self.js, self.names.surge_bucket)
         await self.surge_view.start()
         self.admin_auth = AdminAuth(s.admin.token)
-        parts = [HealthApi(self.status, self.metrics), StaticApi()]
+        await self._build_market()
+        parts = [HealthApi(self.status, self.metrics), StaticApi(),
+                 MarketApi(self.market, self.admin_auth, s.cell_level, lambda: self.config_store.current)]
         app = build_app(parts, self.metrics, title=f"Equilibrium node ({s.region_name})")
         host, port = s.host_port
         self.http = HttpServer(app, host, port)
-        self.services = [self.config_store, self.surge_view, self.http, *self.extra_services]
+        self.services = [self.config_store, self.surge_view, self.intake, self.checkpointer, self.http,
+                         *self.extra_services]
+
+    async def _build_market(self) -> None:
+        """The market state, its intake and its checkpoints (leader work; issue 8 moves it behind the lease)."""
+        assert self.nc is not None and self.js is not None
+        s = self.settings
+        self.market = MarketState(s.market)
+        self.metrics.cells_active.set_function(lambda: len(self.market.table.cells))
+        store = CheckpointStore(await self.js.key_value(self.names.state_bucket),
+                                chunk_bytes=s.market.checkpoint_chunk_bytes, node_id=self.node_id)
+        self.checkpointer = Checkpointer(self.market, store, interval_s=s.market.checkpoint_interval_s,
+                                         metrics=self.metrics)
+        self.intake = Intake(self.nc, self.js, self.names, self.market, s.market, s.cell_level, self.metrics,
+                             vehicle_types=lambda: self.config_store.current.vehicle_types, status=self.status)
+
+    async def _start_market(self) -> None:
+        """Restore the newest checkpoint and start consuming after it; readiness waits for the catch-up."""
+        _first, last = await self.intake.stream_bounds()
+        seq = await self.checkpointer.load(stream_last_seq=last)
+        await self.intake.prepare(seq + 1)
 
     async def start(self) -> None:
         """Everything up to serving: NATS, provisioning, components, HTTP listening."""
@@ -124,13 +150,13 @@ class Node:
         self.provision_report = await provision(self.js, self.settings)
         self.metrics.provision_drift.set(len(self.provision_report.drift))
         await self._build()
+        await self._start_market()
         assert self.http is not None
         await self.http.start()
         host, _ = self.settings.host_port
         self.status.http_address = f"http://{host}:{self.http.bound_port}"
         await asyncio.wait_for(self.surge_view.loaded.wait(), 15.0)
-        self.status.role = "leader"
-        self.status.state_loaded = True
+        self.status.role = "leader"  # state_loaded: set by the intake once caught up with the stream
         self.ready.set()
         log.info("node_started", http=self.status.http_address, mode=self.mode, version=__version__)
 

@@ -78,6 +78,8 @@ class MarketSettings(_Frozen):
     weight_quote: Annotated[float, _doc("Demand weight of a price quote.", ge=0)] = 1.5
     weight_app_open: Annotated[float, _doc("Demand weight of an app open.", ge=0)] = 1.0
     checkpoint_interval_s: Annotated[float, _doc("Seconds between state checkpoints to NATS KV.", gt=0)] = 5.0
+    checkpoint_chunk_bytes: Annotated[int, _doc("Largest KV value of a checkpoint chunk (below NATS max_payload).",
+                                                ge=1024, le=8 * 1024 * 1024)] = 512 * 1024
     batch_max: Annotated[int, _doc("Most events applied to the state in one batch.", ge=1)] = 5000
     driver_idle_evict_s: Annotated[float, _doc("Forget a driver whose latest ping is older than this.", gt=0)] = 900.0
 
