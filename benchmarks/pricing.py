@@ -11,7 +11,9 @@ level-13 cells around the San Francisco bay with the bundled zones and rules. Me
 - **naive per-cell Python** of the same maths (dicts and loops, on a sample, scaled to N): the baseline
   the vectorised tick is compared with;
 - **encode**: turning the tick's updates into contract JSON (what the publisher adds before NATS);
-- **cold start**: the first tick, which builds the cell graph (S2 neighbours, radius pairs).
+- **cold start**: the first tick, which builds the cell graph (S2 neighbours, radius pairs);
+- **tick reading the real MarketState** (issue 3's in-memory state, ~6 drivers and ~5 riders per
+  cell, one new request in every cell per tick): the same tick with the node's own market reads.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from equilibrium_node.__main__ import BUNDLED_CONFIG
 from equilibrium_node.bus.names import RegionNames
 from equilibrium_node.geo import cells
 from equilibrium_node.live_config import ConfigStore
+from equilibrium_node.market.state import MarketState
 from equilibrium_node.market.view import CellArrays, CellStats
 from equilibrium_node.pricing.core import PricingCore
 from equilibrium_node.publish.surge import SurgeEncoder
@@ -84,6 +87,39 @@ class ArrayMarket:
 
     def driver(self, driver_id):
         return None
+
+
+class RealMarket:
+    """Issue 3's MarketState filled with drivers and riders in every cell; ``step`` adds a request everywhere."""
+
+    def __init__(self, tokens: Sequence[str], settings, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.clock = 1_790_000_000.0
+        self.state = MarketState(settings.market, wall_clock=lambda: self.clock)
+        self.tokens = list(tokens)
+        self.seq = 0
+        centres = [cells.center(t) for t in self.tokens]
+        drivers = rng.poisson(6, len(self.tokens))
+        d_cells = np.repeat(np.arange(len(self.tokens)), drivers)
+        n = len(d_cells)
+        self.state.apply_pings([f"d{i}" for i in range(n)], [self.tokens[c] for c in d_cells], ["standard"] * n,
+                               [0] * n, [centres[c][0] for c in d_cells], [centres[c][1] for c in d_cells],
+                               [self.clock] * n, [self.clock] * n)
+        self.riders = 0
+        self.step(rng.poisson(5, len(self.tokens)))
+
+    def step(self, per_cell=None) -> None:
+        """One request in every cell (or ``per_cell`` of them), one second later."""
+        counts = np.ones(len(self.tokens), dtype=np.int64) if per_cell is None else per_cell
+        r_cells = np.repeat(np.arange(len(self.tokens)), counts)
+        n = len(r_cells)
+        ids = [f"r{self.riders + i}" for i in range(n)]
+        self.riders += n
+        self.clock += 1.0
+        self.state.apply_signals(ids, [self.tokens[c] for c in r_cells], ["standard"] * n, [2] * n, [self.clock] * n)
+        self.seq += 1
+        self.state.commit_batch(self.seq, self.clock)
+        self.state.caught_up = True
 
 
 def grid(n: int, level: int) -> list[str]:
@@ -178,11 +214,32 @@ def main(argv: list[str] | None = None) -> int:
 
     encoder = SurgeEncoder(RegionNames(settings.region))
     result = results["tick with smoothing"][3]
+    messages = sum(len(b) for b in result.batches) * 2
+
+    def encode() -> None:
+        for batch in result.batches:
+            encoder.messages(encoder.updates(batch, result.now))
+
+    encode_ms = statistics.median(timed(encode, 3))
+
+    real = RealMarket(tokens, settings, seed=1)
+    core = PricingCore(settings.region, settings.timezone, settings.pricing)
+    core.tick(real.state, config, real.state.now())
+
+    def real_tick() -> None:
+        real.step()
+        t0 = time.perf_counter()
+        core.tick(real.state, config, real.state.now())
+        real_times.append((time.perf_counter() - t0) * 1000)
+
+    real_times: list[float] = []
+    for _ in range(3 + args.ticks):
+        real_tick()
+    real_times = real_times[3:]
     t0 = time.perf_counter()
-    messages = 0
-    for batch in result.batches:
-        messages += len(encoder.messages(encoder.updates(batch, result.now)))
-    encode_ms = (time.perf_counter() - t0) * 1000
+    real.state.cell_arrays(tokens, "standard")
+    read_ms = (time.perf_counter() - t0) * 1000
+
 
     # naive baseline on a sample, scaled to the full count
     sample = tokens[: args.naive_sample]
@@ -212,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'naive per-cell Python (baseline, scaled)':44s} {naive_ms:10.1f}")
     print(f"{'encode updates to JSON (' + str(messages // 2) + ' updates)':44s} {encode_ms:10.1f}")
     print(f"{'cold start (first tick, builds the graph)':44s} {cold:10.1f}")
+    print(f"{'tick reading the real MarketState':44s} {statistics.median(real_times):10.1f} {max(real_times):8.1f}")
+    print(f"{'  of which MarketState.cell_arrays, 1 vt':44s} {read_ms:10.1f}")
     print()
     print(f"smoothing costs x{smooth / plain:.2f} of the tick without it; the vectorised tick is "
           f"x{naive_ms / smooth:.1f} faster than naive Python")

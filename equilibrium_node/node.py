@@ -15,6 +15,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -22,6 +23,7 @@ from nats.js import JetStreamContext
 from . import __version__
 from .api.app import HttpServer, build_app
 from .api.auth import AdminAuth
+from .api.explain import ExplainApi
 from .api.health import HealthApi
 from .api.market import MarketApi
 from .api.static import StaticApi
@@ -36,7 +38,11 @@ from .logs import get_logger, set_context
 from .market.checkpoint import Checkpointer, CheckpointStore
 from .market.state import MarketState
 from .metrics import Metrics
+from .pricing.core import PricingCore
+from .pricing.engine import PricingEngine
 from .pricing.registry import AlgorithmRegistry
+from .publish.history import RollupStore
+from .publish.writer import LeaderWriter
 from .service import Service
 from .serving.surge_view import SurgeView
 from .settings import Settings
@@ -114,12 +120,14 @@ class Node:
         await self.surge_view.start()
         self.admin_auth = AdminAuth(s.admin.token)
         await self._build_market()
+        self._build_pricing()
         parts = [HealthApi(self.status, self.metrics), StaticApi(),
-                 MarketApi(self.market, self.admin_auth, s.cell_level, lambda: self.config_store.current)]
+                 MarketApi(self.market, self.admin_auth, s.cell_level, lambda: self.config_store.current),
+                 ExplainApi(self.pricing_core, self.market, self.config_store, self.surge_view, s.cell_level)]
         app = build_app(parts, self.metrics, title=f"Equilibrium node ({s.region_name})")
         host, port = s.host_port
         self.http = HttpServer(app, host, port)
-        self.services = [self.config_store, self.surge_view, self.intake, self.checkpointer, self.http,
+        self.services = [self.config_store, self.surge_view, self.intake, self.checkpointer, self.pricing, self.http,
                          *self.extra_services]
 
     async def _build_market(self) -> None:
@@ -134,6 +142,19 @@ class Node:
                                          metrics=self.metrics)
         self.intake = Intake(self.nc, self.js, self.names, self.market, s.market, s.cell_level, self.metrics,
                              vehicle_types=lambda: self.config_store.current.vehicle_types, status=self.status)
+
+    def _build_pricing(self) -> None:
+        """The pricing core and the engine that ticks it on the leader, publishing through one fenced writer."""
+        assert self.nc is not None and self.js is not None
+        s = self.settings
+        self.pricing_core = PricingCore(s.region, s.timezone, s.pricing, self.registry)
+        self.leader_writer = LeaderWriter(self.nc, self.js, in_flight=s.pricing.publish_in_flight,
+                                          ack_timeout_s=s.nats.request_timeout_s)
+        self.pricing = PricingEngine(
+            self.pricing_core, self.market, self.config_store, self.leader_writer, self.names, metrics=self.metrics,
+            status=self.status, tick_s=s.pricing.tick_s, surge_view=self.surge_view,
+            rollups=RollupStore(self.js, self.names, ZoneInfo(s.timezone)),
+            gate=lambda: self.status.state_loaded)  # no price from a half-replayed market
 
     async def _start_market(self) -> None:
         """Restore the newest checkpoint and start consuming after it; readiness waits for the catch-up."""
