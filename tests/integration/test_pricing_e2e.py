@@ -58,7 +58,7 @@ async def node_and_js(tmp_path, nats_server, sf_settings):
         await node.wait_ready_async()
         yield node, js
     finally:
-        node.terminate()
+        assert node.terminate() == 0  # SIGTERM: the engine stops (rollup saved) and the node exits cleanly
         await nc.close()
 
 
