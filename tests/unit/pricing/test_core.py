@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from equilibrium_node.geo import cells
 from equilibrium_node.live_config import ConfigStore, Signal
@@ -256,3 +258,40 @@ def test_engine_logs_a_shadow_summary(monkeypatch, caplog, sf_settings, store):
         eng._account_shadow(result)
     record = next(r for r in caplog.records if r.getMessage() == "shadow_pricing")
     assert record.eq_fields["algorithm"] == "exponential" and record.eq_fields["mean_shadow_target"] == 1.8
+
+
+SPOTS = [(37.7946, -122.3950), (37.7700, -122.3900), (37.7800, -122.4100), (37.7599, -122.4148),
+         (37.8020, -122.4380), (37.7560, -122.4350), (37.62, -122.38), (37.70, -122.47)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), algorithm=st.sampled_from(["linear", "exponential", "equilibrium", "ml"]),
+       rate=st.floats(0.5, 30), global_max=st.floats(1.2, 5))
+def test_tick_properties_bounds_and_bounded_steps(sf_settings, data, algorithm, rate, global_max):
+    """Whatever the market does: every served multiplier stays within its zone's range under the global
+    cap, and moves by at most the rate limit per tick (plus one rounding step) from the previous value
+    brought inside the limits (a floor or a cap applies at once)."""
+    store = ConfigStore(sf_settings.region, sf_settings.cell_level, sf_settings)
+    set_rules(store, rise_confirm_s=0, fall_confirm_s=0, max_change_per_min=rate, time_of_day=[],
+              max_multiplier=global_max)
+    params = {"linear": {"factor": 0.7}, "exponential": {"factor": 0.5}, "equilibrium": {}, "ml": {}}[algorithm]
+    set_zone(store, "soma", algorithm=algorithm, params=params, min_multiplier=1.2, max_multiplier=2.5)
+    core = PricingCore(sf_settings.region, sf_settings.timezone, sf_settings.pricing)
+    m = PlainMarket()
+    tokens = [cells.cell_token(lat, lng, 13) for lat, lng in SPOTS]
+    previous: dict[tuple[str, str], float] = {}
+    for _ in range(data.draw(st.integers(2, 6))):
+        for t in tokens:
+            m.set(t, supply=data.draw(st.integers(0, 20)), demand=data.draw(st.floats(0, 80)))
+        result = core.tick(m, store.current, m.advance(1.0))
+        for b in result.batches:
+            for cell, zone_id, mult in zip(b.cells, b.zone_ids, b.multiplier.tolist(), strict=True):
+                zone = store.current.zones.get(zone_id)
+                lo, hi = (zone.min_multiplier, zone.max_multiplier) if zone else (1.0, 3.0)
+                ceiling = min(hi, global_max)
+                assert mult <= ceiling + 1e-9
+                assert mult >= min(lo, ceiling) - 0.1 - 1e-9  # rounding never goes under a floor by a step
+                # limits are hard and apply at once; inside them the step is bounded
+                old = min(max(previous.get((b.vehicle_type, cell), 1.0), min(lo, ceiling)), ceiling)
+                assert abs(mult - old) <= rate / 60 * 1.0 + 0.1 + 1e-9
+                previous[(b.vehicle_type, cell)] = mult
