@@ -251,6 +251,9 @@ class Metrics:
         self.tick_seconds = r.histogram("eq_tick_seconds", "Duration of a pricing tick.")
         self.cells_active = r.gauge("eq_cells_active", "Cells with any supply or demand.")
         self.surge_updates = r.counter("eq_surge_updates_total", "Surge updates published.")
+        self.audit_records = r.counter("eq_audit_records_total", "Pricing audit records published.")
+        self.publish_failures = r.counter("eq_publish_failures_total", "Leader writes not acknowledged.")
+        self.tick_errors = r.counter("eq_tick_errors_total", "Pricing ticks that failed.")
         self.quotes = r.counter("eq_quotes_total", "Quote requests by result.", ["result"])
         self.quote_signals = r.counter("eq_quote_signals_total", "Demand signals of quotes and accepts by outcome.",
                                        ["outcome"])

@@ -15,6 +15,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -24,6 +25,7 @@ from .api.admin import AdminApi
 from .api.app import HttpServer, build_app
 from .api.auth import AdminAuth
 from .api.driver import DriverApi
+from .api.explain import ExplainApi
 from .api.health import HealthApi
 from .api.heatmap import HeatmapApi
 from .api.market import MarketApi
@@ -40,6 +42,11 @@ from .logs import get_logger, set_context
 from .market.checkpoint import Checkpointer, CheckpointStore
 from .market.state import MarketState
 from .metrics import Metrics
+from .pricing.core import PricingCore
+from .pricing.engine import PricingEngine
+from .pricing.registry import AlgorithmRegistry
+from .publish.history import RollupStore
+from .publish.writer import LeaderWriter
 from .quotes.demand import DemandPublisher
 from .quotes.ledger import AcceptLedger
 from .quotes.quoter import Quoter
@@ -84,6 +91,7 @@ class Node:
         #: services added from outside before run() (the demo's traffic and console)
         self.extra_services: list[Service] = []
         self.ready = asyncio.Event()
+        self.registry = AlgorithmRegistry()
         set_context(node=self.node_id, region=s.region)
         self.metrics.build_info.labels(version=__version__, region=s.region, node_id=self.node_id).set(1)
 
@@ -115,20 +123,23 @@ class Node:
         assert self.js is not None
         s = self.settings
         self.config_store = ConfigStore(s.region, s.cell_level, s, kv=await self.js.key_value(self.names.config_bucket))
+        self.registry.install(self.config_store)  # unknown algorithms in KV are rejected, old config stays
         await self.config_store.seed()
         await self.config_store.start()
         self.surge_view = SurgeView(self.js, self.names.surge_bucket)
         await self.surge_view.start()
         self.admin_auth = AdminAuth(s.admin.token)
         await self._build_market()
+        self._build_pricing()
         parts = [HealthApi(self.status, self.metrics), StaticApi(),
                  MarketApi(self.market, self.admin_auth, s.cell_level, lambda: self.config_store.current),
+                 ExplainApi(self.pricing_core, self.market, self.config_store, self.surge_view, s.cell_level),
                  *await self._rest_parts()]
         app = build_app(parts, self.metrics, title=f"Equilibrium node ({s.region_name})")
         host, port = s.host_port
         self.http = HttpServer(app, host, port)
-        self.services = [self.config_store, self.surge_view, self.intake, self.checkpointer, self.freshness,
-                         self.demand, self.http, *self.extra_services]
+        self.services = [self.config_store, self.surge_view, self.intake, self.checkpointer, self.pricing,
+                         self.freshness, self.demand, self.http, *self.extra_services]
 
     async def _build_market(self) -> None:
         """The market state, its intake and its checkpoints (leader work; issue 8 moves it behind the lease)."""
@@ -142,6 +153,19 @@ class Node:
                                          metrics=self.metrics)
         self.intake = Intake(self.nc, self.js, self.names, self.market, s.market, s.cell_level, self.metrics,
                              vehicle_types=lambda: self.config_store.current.vehicle_types, status=self.status)
+
+    def _build_pricing(self) -> None:
+        """The pricing core and the engine that ticks it on the leader, publishing through one fenced writer."""
+        assert self.nc is not None and self.js is not None
+        s = self.settings
+        self.pricing_core = PricingCore(s.region, s.timezone, s.pricing, self.registry)
+        self.leader_writer = LeaderWriter(self.nc, self.js, in_flight=s.pricing.publish_in_flight,
+                                          ack_timeout_s=s.nats.request_timeout_s)
+        self.pricing = PricingEngine(
+            self.pricing_core, self.market, self.config_store, self.leader_writer, self.names, metrics=self.metrics,
+            status=self.status, tick_s=s.pricing.tick_s, surge_view=self.surge_view,
+            rollups=RollupStore(self.js, self.names, ZoneInfo(s.timezone)),
+            gate=lambda: self.status.state_loaded)  # no price from a half-replayed market
 
     async def _start_market(self) -> None:
         """Restore the newest checkpoint and start consuming after it; readiness waits for the catch-up."""
@@ -178,6 +202,7 @@ class Node:
     async def start(self) -> None:
         """Everything up to serving: NATS, provisioning, components, HTTP listening."""
         self.check_secrets()
+        self.registry.check_settings(self.settings)  # an unknown algorithm stops start-up (exit 2)
         await self.connect_bus()
         assert self.js is not None
         self.provision_report = await provision(self.js, self.settings)

@@ -130,6 +130,8 @@ class ZoneConfig(_Frozen):
     min_multiplier: Annotated[float, _doc("Zone floor.", ge=1.0, le=100.0)] = 1.0
     max_multiplier: Annotated[float, _doc("Zone cap.", ge=1.0, le=100.0)] = 3.0
     rounding_step: Annotated[float, _doc("Served multipliers are rounded to this step.", gt=0, le=1)] = 0.1
+    model: Annotated[str, _doc("Model file of model-based algorithms (ml); empty: the bundled example.",
+                               max_length=512)] = ""
 
 
 class Fare(_Frozen):
@@ -150,6 +152,10 @@ class PricingSettings(_Frozen):
     smoothing_decay_m: Annotated[float, _doc("Distance decay of neighbour weights exp(-d/decay).", gt=0)] = 800.0
     stale_after_s: Annotated[float, _doc("Multipliers older than this are served as degraded.", gt=0)] = 10.0
     fallback_after_s: Annotated[float, _doc("After this long without fresh multipliers, serve 1.0.", gt=0)] = 120.0
+    trend_band: Annotated[float, _doc("Trend is increasing/decreasing when the 1-min demand rate is this fraction "
+                                      "above/below the 5-min rate.", gt=0, le=10)] = 0.2
+    publish_in_flight: Annotated[int, _doc("Most unacknowledged surge/audit publishes per tick (pipelining).",
+                                           ge=1, le=100_000)] = 1024
 
 
 class QuoteSettings(_Frozen):

@@ -18,8 +18,7 @@ BASE_HOURLY = 32.0  # config/sf.toml [driver]
 async def test_driver_heatmap_ranks_zones_by_expected_earnings(tmp_path, nats_server, nats_client):
     _nc, js = nats_client
     port = free_port()
-    env = node_env(tmp_path / "data", port, EQ_NATS_URL=nats_server.url, EQ_PRICING_STALE_AFTER_S="60",
-                   EQ_PRICING_FALLBACK_AFTER_S="120")
+    env = node_env(tmp_path / "data", port, EQ_NATS_URL=nats_server.url)
     with NodeProcess(tmp_path, env=env, http_port=port) as node:
         node.wait_ready()
         ping = {"event_id": "p-1", "driver_id": "d-42", "lat": DRIVER[0], "lng": DRIVER[1], "status": "available",
@@ -39,6 +38,7 @@ async def test_driver_heatmap_ranks_zones_by_expected_earnings(tmp_path, nats_se
             return body if {"mission", "financial_district"} <= set(ids) else None
 
         body = wait_for(ranked, timeout=10.0, what="driver heatmap with both zones")
+        assert body["degraded"] is False
         assert body["current_location"] == {"latitude": DRIVER[0], "longitude": DRIVER[1]}
         zones = body["recommended_zones"]
         earnings = [z["estimated_earnings_per_hour"] for z in zones]

@@ -9,7 +9,7 @@ import pytest
 
 from equilibrium_node.messages import demand_signal_decoder
 from equilibrium_node.quotes.token import QuoteClaims, QuoteSigner
-from tests.support.api import call, estimate_body, put_surge, surge_update, wait_for
+from tests.support.api import call, estimate_body, put_surge, served_cell, surge_update, wait_for
 from tests.support.nodeproc import TEST_SECRET, NodeProcess, node_env
 from tests.support.ports import free_port
 
@@ -35,17 +35,20 @@ async def _rider_signals(js) -> list:
 
 async def test_estimate_status_accept_and_demand_signals(tmp_path, nats_server, nats_client):
     _nc, js = nats_client
-    # no leader runs in this test: give the node's start-up evidence a long freshness window
-    with _node(tmp_path, nats_server.url, EQ_PRICING_STALE_AFTER_S="60", EQ_PRICING_FALLBACK_AFTER_S="120") as node:
+    # short freshness windows: the leader's ticks (every second) are what keeps the prices fresh
+    with _node(tmp_path, nats_server.url, EQ_PRICING_STALE_AFTER_S="3", EQ_PRICING_FALLBACK_AFTER_S="20") as node:
         node.wait_ready()
         base = node.base_url
-        await put_surge(js, "sf", surge_update(*PICKUP, 1.3, zone_id="financial_district", level="high"))
-
-        def surged():
-            status, body = call(base, "POST", "/api/v1/pricing/estimate", estimate_body(*PICKUP, user_id="r1"))
-            return body if status == 200 and body["surge_multiplier"] == 1.3 else None
-
-        quote = wait_for(surged, what="surge 1.3 served")
+        injected = surge_update(*PICKUP, 1.3, zone_id="financial_district", level="high")
+        await put_surge(js, "sf", injected)
+        # wait through the heatmap (no demand signal yet, so the leader has no reason to re-price the cell), and
+        # past stale_after_s: only the leader's ticks can keep the prices fresh by then
+        wait_for(lambda: (c := served_cell(base, injected.cell)) and c["surge_multiplier"] == 1.3, what="surge 1.3")
+        time.sleep(3.5)
+        cell = served_cell(base, injected.cell)
+        assert cell and cell["surge_multiplier"] == 1.3 and cell["degraded"] is False
+        status, quote = call(base, "POST", "/api/v1/pricing/estimate", estimate_body(*PICKUP, user_id="r1"))
+        assert status == 200 and quote["surge_multiplier"] == 1.3, quote
         assert quote["final_fare"] == round(quote["base_fare"] * 1.3 + 1e-9, 2)
         assert quote["currency"] == "USD" and quote["vehicle_type"] == "standard" and quote["degraded"] is False
         assert quote["zone_info"] == {"zone_id": "financial_district", "zone_name": "Financial District / Embarcadero",
@@ -153,7 +156,7 @@ def test_validation_errors_are_4xx_with_the_error_body(tmp_path):
 @pytest.mark.parametrize("zoom", [12, 9])
 async def test_heatmap_cells_colours_and_aggregation(tmp_path, nats_server, nats_client, zoom):
     _nc, js = nats_client
-    with _node(tmp_path, nats_server.url, EQ_PRICING_STALE_AFTER_S="60", EQ_PRICING_FALLBACK_AFTER_S="120") as node:
+    with _node(tmp_path, nats_server.url) as node:
         node.wait_ready()
         hot = surge_update(37.7880, -122.4000, 2.1, zone_id="financial_district", supply=1, demand=6,
                            level="very_high")

@@ -69,3 +69,13 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str 
             return last
         time.sleep(interval)
     raise AssertionError(f"{what} not met in {timeout}s (last: {last!r})")
+
+
+def served_cell(base_url: str, cell: str, vehicle_type: str = "standard") -> dict | None:
+    """The heatmap's view of one pricing-level cell (zoom 12), read without creating any demand signal."""
+    status, body = call(base_url, "GET", "/api/v1/pricing/heatmap?bounds=37.60,-122.52,37.83,-122.35&zoom=12"
+                        f"&vehicle_type={vehicle_type}")
+    if status != 200:
+        return None
+    found = next((c for c in body["cells"] if c["cell"] == cell), None)  # type: ignore[index]
+    return {**found, "degraded": body["degraded"]} if found else None  # type: ignore[index]
