@@ -35,6 +35,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import struct
 import subprocess
@@ -494,13 +495,16 @@ async def drive(args) -> None:
     region = s2.cover_rect(*SF_EXTENT, 13, 100_000) or []
     specs = [viewport(rng) for _ in range(args.clients)]
     work = Path(tempfile.mkdtemp(prefix="eq-fanout-"))
-    nats = EmbeddedNatsServer(work / "nats", port=0, name="eq-bench")
-    url = await nats.start()
     try:
-        hub = await hub_phase(args, url, work, region, specs, rng)
+        nats = EmbeddedNatsServer(work / "nats", port=0, name="eq-bench")
+        url = await nats.start()
+        try:
+            hub = await hub_phase(args, url, work, region, specs, rng)
+        finally:
+            await nats.stop()
+        bare = await bare_phase(args, work, hub["sizes"])
     finally:
-        await nats.stop()
-    bare = await bare_phase(args, work, hub["sizes"])
+        shutil.rmtree(work, ignore_errors=True)
     mean_size = statistics.fmean([s for s in hub["sizes"] if s] or [0.0])
 
     print(f"\nfan-out: {args.clients} WebSocket clients, random SF viewports (zoom 10-15), tick {args.tick_s} s, "
