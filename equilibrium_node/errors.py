@@ -27,6 +27,8 @@ class Code:
     QUOTE_TAMPERED = "quote_tampered"
     QUOTE_UNKNOWN = "quote_unknown"
     TOO_MANY_CONNECTIONS = "too_many_connections"
+    TOO_MANY_CELLS = "too_many_cells"
+    UNKNOWN_MESSAGE_TYPE = "unknown_message_type"
     RATE_LIMITED = "rate_limited"
     NOT_READY = "not_ready"
     UNAVAILABLE = "unavailable"
@@ -50,6 +52,23 @@ class Reject:
     # valid events the state does not apply: counted in eq_events_dropped_total{reason}, not sent to the DLQ
     TOO_OLD = "too_old"
     OUT_OF_ORDER = "out_of_order"
+
+
+class CloseCode:
+    """WebSocket close codes of the heatmap stream (RFC 6455 ranges: 1xxx protocol, 4xxx application).
+
+    SSE has no close codes: the same reasons end the response (401 / 503 before it starts).
+    """
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # the node is shutting down: reconnect (with backoff) to any node of the region
+    MESSAGE_TOO_BIG = 1009  # a client message over the size limit (sent by aiohttp itself)
+    INTERNAL = 1011
+    TRY_AGAIN_LATER = 1013  # the node has not loaded the served prices yet
+    UNAUTHORIZED = 4001  # missing or unknown app token
+    SLOW_CLIENT = 4008  # could not take data for push.stall_timeout_s
+    TOO_MANY_CONNECTIONS = 4029  # the node holds push.max_connections streams
+    FLOODING = 4030  # kept sending messages far above the rate limit
 
 
 class ExitCode:

@@ -57,6 +57,8 @@ from .serving.surge_view import SurgeView
 from .serving.zone_summary import ZoneCentres
 from .settings import Settings
 from .status import NodeStatus
+from .stream.api import StreamApi
+from .stream.hub import StreamHub
 
 log = get_logger(__name__)
 
@@ -127,6 +129,10 @@ class Node:
         await self.config_store.seed()
         await self.config_store.start()
         self.surge_view = SurgeView(self.js, self.names.surge_bucket)
+        # the hub listens before the watch starts, so its resume ring sees the initial replay too
+        self.streams = StreamHub(self.surge_view, s.push, tick_s=s.pricing.tick_s, cell_level=s.cell_level,
+                                 vehicle_types=lambda: self.config_store.current.vehicle_types,
+                                 status=self.status, metrics=self.metrics)
         await self.surge_view.start()
         self.admin_auth = AdminAuth(s.admin.token)
         await self._build_market()
@@ -134,12 +140,12 @@ class Node:
         parts = [HealthApi(self.status, self.metrics), StaticApi(),
                  MarketApi(self.market, self.admin_auth, s.cell_level, lambda: self.config_store.current),
                  ExplainApi(self.pricing_core, self.market, self.config_store, self.surge_view, s.cell_level),
-                 *await self._rest_parts()]
+                 *await self._rest_parts(), StreamApi(self.streams, s.push)]
         app = build_app(parts, self.metrics, title=f"Equilibrium node ({s.region_name})")
         host, port = s.host_port
         self.http = HttpServer(app, host, port)
         self.services = [self.config_store, self.surge_view, self.intake, self.checkpointer, self.pricing,
-                         self.freshness, self.demand, self.http, *self.extra_services]
+                         self.freshness, self.demand, self.streams, self.http, *self.extra_services]
 
     async def _build_market(self) -> None:
         """The market state, its intake and its checkpoints (leader work; issue 8 moves it behind the lease)."""
@@ -245,9 +251,9 @@ class Node:
             raise
 
     def _stop_order(self) -> list[Service]:
-        # intake and pricing (leader work) first, then HTTP (drain clients), then watchers
-        order = {"intake": 0, "pricing": 1, "market": 2, "http": 5, "demand": 6, "freshness": 7, "surge_view": 8,
-                 "config": 9}
+        # intake and pricing (leader work) first, then stream clients (1001), HTTP (drain clients), watchers
+        order = {"intake": 0, "pricing": 1, "market": 2, "streams": 4, "http": 5, "demand": 6, "freshness": 7,
+                 "surge_view": 8, "config": 9}
         return sorted(self.services, key=lambda svc: order.get(svc.name, 4))
 
     async def close(self) -> None:

@@ -52,11 +52,13 @@ def cell_token(lat: float, lng: float, level: int) -> str:
     return to_token(cell_id(lat, lng, level))
 
 
+@lru_cache(maxsize=262_144)
 def level_of(token: str) -> int:
     """S2 level of a token."""
     return s2sphere.CellId(from_token(token)).level()
 
 
+@lru_cache(maxsize=262_144)
 def parent(token: str, level: int) -> str:
     """Token of the ancestor at ``level`` (<= the cell's level)."""
     return to_token(s2sphere.CellId(from_token(token)).parent(level).id())

@@ -47,6 +47,9 @@ class SurgeView:
         self.bucket = bucket
         self.entries: dict[str, SurgeEntry] = {}
         self.revision = 0
+        #: KV revision of the change being delivered to listeners (the only way a listener learns the
+        #: revision of a deletion, whose entry is None)
+        self.entry_revision = 0
         self.loaded = asyncio.Event()
         self.last_change_monotonic = 0.0
         self.rejected = 0
@@ -84,6 +87,7 @@ class SurgeView:
                 return
             entry = SurgeEntry(update, revision, raw)
             self.entries[key] = entry
+        self.entry_revision = revision
         for listener in self._listeners:
             listener(key, entry)
 
