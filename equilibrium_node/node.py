@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import socket
@@ -63,6 +64,22 @@ from .stream.hub import StreamHub
 log = get_logger(__name__)
 
 SHUTDOWN_BUDGET_S = 8.0
+#: Allocations between young-generation collections once the node runs (CPython's default is 700).
+GC_GEN0_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Move everything built at start-up out of the collector's sight and collect less often.
+
+    The node allocates many short-lived objects per request and per message; with CPython's default
+    thresholds the collector runs thousands of times a second and its full collections walk every
+    object built at start (zones, S2 tables, the market), holding the loop for tens of milliseconds:
+    measured, the quote p99 under load fell from ~40 ms to ~13 ms with this (benchmarks/quote.py).
+    """
+    gc.collect()
+    gc.freeze()
+    _gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
 def default_node_id() -> str:
@@ -221,6 +238,7 @@ class Node:
         self.status.http_address = f"http://{host}:{self.http.bound_port}"
         await asyncio.wait_for(self.surge_view.loaded.wait(), 15.0)
         self.status.role = "leader"  # state_loaded: set by the intake once caught up with the stream
+        tune_gc()
         self.ready.set()
         log.info("node_started", http=self.status.http_address, mode=self.mode, version=__version__)
 

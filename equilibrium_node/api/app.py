@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from ..errors import EquilibriumError, StartupError
+from ..errors import StartupError
 from ..logs import get_logger
 from ..metrics import Metrics
 from .endpoint import ApiPart, Endpoint
-from .errors import error_middleware
+from .errors import render_error
 from .openapi import OpenApiPart
 
 log = get_logger(__name__)
@@ -27,35 +27,42 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 ENDPOINTS_KEY = web.AppKey("endpoints", list)
 
 
-def _timing_middleware(metrics: Metrics, streaming: frozenset[str]):
-    children: dict[str, object] = {}
+def _serving_middleware(metrics: Metrics, streaming: frozenset[str]):
+    """Times every request (``eq_http_request_seconds{route}``, ``eq_http_responses_total``) and renders
+    every error as the contract's body, in one middleware layer: a quote pays one wrapper, not two."""
+    timers: dict[str, object] = {}
+    counters: dict[tuple[str, int], object] = {}
+
+    def record(label: str, status: int, seconds: float) -> None:
+        timer = timers.get(label)
+        if timer is None:
+            timer = timers[label] = metrics.http_request_seconds.labels(route=label)
+        timer.observe(seconds)  # type: ignore[attr-defined]
+        status_class = status // 100
+        counter = counters.get((label, status_class))
+        if counter is None:
+            counter = counters[label, status_class] = metrics.http_responses.labels(
+                route=label, status=f"{status_class}xx")
+        counter.inc()  # type: ignore[attr-defined]
 
     @web.middleware
-    async def timing(request: web.Request, handler):
+    async def serving(request: web.Request, handler):
         resource = request.match_info.route.resource
         label = resource.canonical if resource is not None else "unmatched"
-        if label in streaming:
-            return await handler(request)
+        if label in streaming:  # a stream lives for hours: its duration is not a request latency
+            try:
+                return await handler(request)
+            except Exception as exc:
+                return render_error(request, exc)
         start = time.perf_counter()
-        status = 500
         try:
             response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except EquilibriumError as exc:  # rendered by the (outer) error middleware with its own status
-            status = exc.status if 400 <= exc.status < 600 else 500
-            raise
-        finally:
-            child = children.get(label)
-            if child is None:
-                child = children[label] = metrics.http_request_seconds.labels(route=label)
-            child.observe(time.perf_counter() - start)  # type: ignore[attr-defined]
-            metrics.http_responses.labels(route=label, status=f"{status // 100}xx").inc()
+        except Exception as exc:
+            response = render_error(request, exc)
+        record(label, response.status, time.perf_counter() - start)
+        return response
 
-    return timing
+    return serving
 
 
 def build_app(parts: Sequence[ApiPart], metrics: Metrics, *, title: str = "Equilibrium node",
@@ -68,7 +75,7 @@ def build_app(parts: Sequence[ApiPart], metrics: Metrics, *, title: str = "Equil
         endpoints.extend(part.endpoints())
     streaming = frozenset(ep.path for ep in endpoints if ep.streaming)
     app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[error_middleware, _timing_middleware(metrics, streaming)])
+                          middlewares=[_serving_middleware(metrics, streaming)])
     app[METRICS_KEY] = metrics
     app[ENDPOINTS_KEY] = endpoints
     seen: set[tuple[str, str]] = set()

@@ -1,4 +1,4 @@
-"""HTTP error bodies and the middleware that turns every failure into one.
+"""HTTP error bodies, and how every failure becomes one (:func:`render_error`, used by the app middleware).
 
 Every 4xx/5xx answer is ``{"error": {"code", "message", "field"}}``: raised :class:`ApiError`,
 aiohttp's own HTTP exceptions (404, 405, 413) and unexpected exceptions (500, logged with the
@@ -46,24 +46,24 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler):
-    """Render errors as the contract's JSON body."""
-    try:
-        return await handler(request)
-    except EquilibriumError as exc:
+def render_error(request: web.Request, exc: Exception) -> web.Response:
+    """The contract's error response for an exception raised while handling ``request``.
+
+    aiohttp's non-error HTTP exceptions (redirects, status < 400) are re-raised for aiohttp to send.
+    """
+    if isinstance(exc, EquilibriumError):
         status = exc.status if 400 <= exc.status < 600 else 500
         if status >= 500:
             log.error("request_failed", route=request.path, code=exc.code, error=exc.message)
         return error_response(status, exc.code, exc.message, exc.field)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         if exc.status == 413:
             return error_response(413, Code.BODY_TOO_LARGE, "request body is too large", None)
         code = _STATUS_CODES.get(exc.status, Code.INTERNAL if exc.status >= 500 else Code.VALIDATION)
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")}
         return error_response(exc.status, code, exc.reason or "error", None, headers=headers)
-    except Exception:
-        log.exception("request_crashed", route=request.path, method=request.method)
-        return error_response(500, Code.INTERNAL, "internal error", None)
+    log.exception("request_crashed", route=request.path, method=request.method)  # called in the except block
+    return error_response(500, Code.INTERNAL, "internal error", None)
+
