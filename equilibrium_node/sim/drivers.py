@@ -72,8 +72,9 @@ class Drivers:
             self.pay[done] = 0.0
         arrived = self.moving & (self.t1 <= now)
         self.moving &= ~arrived
-        legs = np.flatnonzero((self.status >= PICKUP) | self.moving | arrived)
-        legs = np.union1d(legs, done)
+        on_leg = (self.status >= PICKUP) | self.moving | arrived
+        on_leg[done] = True
+        legs = np.flatnonzero(on_leg)
         if len(legs):
             span = np.maximum(self.t1[legs] - self.t0[legs], 1e-9)
             f = np.clip((now - self.t0[legs]) / span, 0.0, 1.0)

@@ -9,9 +9,9 @@ seconds from the scenario's start (``t = 0``); the warm-up runs before that at t
 ``rush_hour``  A weekday morning: demand doubles from about 0.9x to 1.8x, trips run from the
                outer neighbourhoods into the zones (downtown), and the config's time-of-day
                factors apply (07:00-09:30 in ``config/sf.toml``).
-``concert``    A Saturday night, the city busy (1.3x the base level); a venue lets out: demand x10 in
+``concert``    A Saturday night, the city busy (1.4x the base level); a venue lets out: demand x10 in
                two cells (Oracle Park and Chase Center) for 20 minutes from a third of the run.
-``outage``     New Year's Eve: demand climbs to 2.2x after midnight and pricing stops updating for
+``outage``     New Year's Eve: demand climbs to 3x after midnight and pricing stops updating for
                26 minutes at the peak, as in the outage studied by Hall, Kendrick and Nosko, "The
                Effects of Uber's Surge Pricing: A Case Study" (2015). While pricing is down the
                node's degraded mode decides what riders see: the last multiplier for
@@ -116,10 +116,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("rush_hour", "weekday morning commute: demand 0.9x to 1.8x, trips into the zones",
              "2026-05-13T07:00", level=((0.0, 0.9), (1 / 3, 1.8), (2 / 3, 1.8), (1.0, 1.1)), event="peak",
              origin_zone_factor=0.6, destination_zone_factor=2.0),
-    Scenario("concert", "Saturday night (demand 1.3x); a venue lets out: demand x10 in two cells (Oracle Park, "
-             "Chase Center) for 20 minutes", "2026-05-16T21:00", level=((0.0, 1.3), (1.0, 1.3)), hot_points=VENUES,
+    Scenario("concert", "Saturday night (demand 1.4x); a venue lets out: demand x10 in two cells (Oracle Park, "
+             "Chase Center) for 20 minutes", "2026-05-16T21:00", level=((0.0, 1.4), (1.0, 1.4)), hot_points=VENUES,
              hot_factor=10.0, hot_start=1 / 3, hot_duration_s=20 * 60.0, event="hot"),
-    Scenario("outage", "New Year's Eve peak (demand 2.2x); pricing stops updating for 26 minutes at the peak",
+    Scenario("outage", "New Year's Eve peak (demand 3x); pricing stops updating for 26 minutes at the peak",
              "2025-12-31T23:30", level=((0.0, 1.0), (1 / 3, 3.0), (2 / 3, 3.0), (1.0, 1.4)), outage_start=1 / 3,
              outage_duration_s=26 * 60.0, event="outage"),
 )}
