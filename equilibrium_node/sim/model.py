@@ -1,11 +1,12 @@
 """The simulated market's parameters: fleet, demand, rider and driver behaviour (one frozen Struct).
 
-The defaults are a calibrated San Francisco evening: 5 000 drivers of whom about 70 % are online,
-and about 165 trip intents a minute at the base level, which keeps roughly 55-60 % of online driver
-time busy (to a pickup or with a rider), gives pickup ETAs around 2 minutes and completes nearly every
-request in a steady market: the normal state in the case study of Hall, Kendrick and Nosko ("The
-Effects of Uber's Surge Pricing: A Case Study", 2015). :meth:`MarketModel.scaled` shrinks the fleet and
-the demand together (a quick test city); the map and the cells stay the same.
+The defaults are a calibrated San Francisco: 5 000 drivers of whom about 70 % are online, and 125
+trip intents a minute at the base demand level. On a steady weekday afternoon without surge that
+keeps about 65 % of online driver time with a rider and 6 % on the way to pickups, pickup ETAs around
+1.7 minutes, every request served and drivers earning about the config's ``base_hourly_earnings``:
+the normal state of a market in the case study of Hall, Kendrick and Nosko ("The Effects of Uber's
+Surge Pricing: A Case Study", 2015). :meth:`MarketModel.scaled` shrinks the fleet and the demand
+together (a quick test city); the map and the cells stay the same.
 """
 
 from __future__ import annotations
