@@ -11,7 +11,8 @@ its patience when the run ends has no outcome yet and is left out):
 ``mean_wait_min``          request to pickup: time to a match + ETA
 ``utilisation``            share of online driver time with a rider on board
 ``pickup_share``           share of online driver time driving to a pickup
-``earnings_per_hour``      drivers' share of fares per online driver-hour (currency of the config)
+``earnings_per_hour``      drivers' share of the fares of trips ended during the run, per online
+                           driver-hour (currency of the config)
 ``rider_spend``            sum of the fares of matched requests (currency units)
 ``mean_multiplier``        mean multiplier quoted to riders (every trip intent, so demand-weighted)
 ``multiplier_volatility``  mean absolute minute-to-minute change of a cell's served multiplier,

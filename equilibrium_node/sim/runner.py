@@ -162,7 +162,6 @@ class Simulation:
                 pricing_s += time.perf_counter() - t0
             if progress is not None:
                 progress(1)
-        self.record.earned = self.drivers.earned
         return RunResult(self.algorithm, self.record, time.perf_counter() - started, pricing_s,
                          getattr(self.pricer, "ticks", 0))
 
@@ -173,6 +172,8 @@ class Simulation:
         hour = dt.datetime.fromtimestamp(now, world.tz).hour
         _picked, done, pay = drivers.advance(now)
         drivers.account(step_s, done, pay)
+        if k >= 0:  # drivers are paid at the drop-off; the warm-up's pay is not the run's
+            rec.earned += float(pay.sum())
         served = self.pricer.served(now)
         # riders arrive, see the price, request or not
         rate = world.origin_rate * plan.level(t)
