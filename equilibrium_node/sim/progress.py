@@ -41,7 +41,7 @@ class Progress:
             now = time.perf_counter()
             if now - self._drawn >= REDRAW_S or self.done == self.total:
                 self._drawn = now
-                self.stream.write("\r" + self.line(run))
+                self.stream.write("\r" + self.line(run) + "\x1b[K")  # clear what a longer line left
                 if self.done == self.total:
                     self.stream.write("\n")
                 self.stream.flush()
