@@ -1,4 +1,4 @@
-"""The command line: ``equilibrium-node run | demo | provision | config`` (and later subcommands).
+"""The command line: ``equilibrium-node run | demo | provision | config | simulate`` (and later subcommands).
 
 Configuration errors and start-up failures print one line and exit 2; no traceback reaches a user
 for a problem they can fix. SIGTERM / Ctrl-C stop the node gracefully (exit 0); a second Ctrl-C
@@ -34,6 +34,17 @@ DEMO_QUOTE_SECRET = "equilibrium-demo-only-secret"
 #: Subcommands contributed by other packages: name -> (add_arguments, main(args) -> exit code).
 EXTRA_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                                 Callable[[argparse.Namespace], int]]] = {}
+
+
+def _register_commands() -> None:
+    """Subcommands of this package that live in their own modules (imported lightly: heavy imports
+    happen when the command runs)."""
+    from .sim.cli import COMMAND as simulate
+
+    EXTRA_COMMANDS.setdefault("simulate", simulate)
+
+
+_register_commands()
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
