@@ -191,6 +191,10 @@ class Node:
             gate=lambda: self.status.state_loaded)
         # every node, leader or follower: tails EQ_SNAP and EQ_AUDIT into the rollup the analytics API reads
         span_s = max(s.streams.snapshot_max_age_s, s.streams.audit_max_age_s)
+        for name, age_s in (("streams.snapshot_max_age_s", s.streams.snapshot_max_age_s),
+                            ("streams.audit_max_age_s", s.streams.audit_max_age_s)):
+            if age_s < 60 * 86_400:  # allowed, but the analytics and the 60-day cap rule see less than 60 days
+                log.warning("retention_under_60_days", setting=name, days=round(age_s / 86_400, 1))
         self.analytics = RollupTail(self.js, self.names, ZoneRollup(span_s, s.snapshot.detail_span_s), self.metrics)
 
     async def _start_market(self) -> None:
