@@ -12,6 +12,7 @@ fed by :class:`~equilibrium_node.analytics.tail.RollupTail`), never by reading a
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -38,6 +39,7 @@ MAX_RANGE_S = 366 * 86_400
 #: default steps, finest first: the first giving at most 500 points (and held at that resolution) is used
 AUTO_STEPS_S = (300, 900, 3600, 3 * 3600, 6 * 3600, 86_400)
 _DURATION_PATTERN = r"^[1-9][0-9]{0,5}[mhd]$"
+_DURATION_RE = re.compile(_DURATION_PATTERN)
 
 
 class ZoneTable(msgspec.Struct, frozen=True):
@@ -106,8 +108,9 @@ class AnalyticsApi(ApiPart):
         try:
             return parse_duration(raw if raw is not None else default or "", lo_s=lo_s, hi_s=hi_s)
         except ValueError as exc:
-            raise ApiError(f"{name}: {exc}", field=name, code=Code.OUT_OF_RANGE if raw and raw[0].isdigit()
-                           else Code.VALIDATION) from None
+            well_formed = raw is not None and _DURATION_RE.fullmatch(raw) is not None
+            raise ApiError(f"{name}: {exc}", field=name,
+                           code=Code.OUT_OF_RANGE if well_formed else Code.VALIDATION) from None
 
     # GET /api/v1/analytics/zones ------------------------------------------------------------------
     async def zones(self, request: web.Request) -> web.Response:
