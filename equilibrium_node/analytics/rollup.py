@@ -111,8 +111,11 @@ class BucketRing:
 class ZoneRollup:
     """The rolled-up history of every zone and vehicle type (hourly and 5-minute rings)."""
 
-    def __init__(self, span_s: float, detail_span_s: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, span_s: float, detail_span_s: float, clock: Callable[[], float] = time.time,
+                 on_drop: Callable[[str, int], None] | None = None) -> None:
         self.clock = clock
+        #: told about skipped records: ("old" | "future", count)
+        self.on_drop = on_drop
         self.span_s = span_s
         self.keys: dict[Key, int] = {}
         self.key_list: list[Key] = []
@@ -176,13 +179,19 @@ class ZoneRollup:
         self._rows, self._ts, self._values = [], [], []
         future = ts > now + FUTURE_SLACK_S
         if future.any():
-            self.dropped["future"] += int(future.sum())
+            self._drop("future", int(future.sum()))
             rows, ts, values = rows[~future], ts[~future], values[~future]
         newest = max(now, float(ts.max())) if len(ts) else now
         self.advance(newest)
-        self.dropped["old"] += self.hourly.add(rows, self.hourly.bucket_of(ts), values)
+        self._drop("old", self.hourly.add(rows, self.hourly.bucket_of(ts), values))
         self.detail.add(rows, self.detail.bucket_of(ts), values)  # older than 2 days: expected, not counted
         self.applied += len(rows)
+
+    def _drop(self, reason: str, count: int) -> None:
+        if count:
+            self.dropped[reason] += count
+            if self.on_drop is not None:
+                self.on_drop(reason, count)
 
     def advance(self, now: float) -> None:
         """Move both rings up to ``now``."""

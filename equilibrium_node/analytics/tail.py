@@ -6,7 +6,8 @@ tailing them. Ordered push consumers with a callback (no task or queue per messa
 path in nats-py, see the streaming notes): a gap or a reconnect makes nats-py recreate the
 consumer after the last sequence delivered, so every record is folded in once. :attr:`loaded` is
 set once both have caught up with the stream heads; until then the analytics API answers 503.
-A record that does not decode is skipped and counted (``eq_analytics_dropped_total{reason="invalid"}``).
+A record that does not decode is skipped and counted (``eq_analytics_dropped_total{reason="invalid"}``), so
+are records older than the rollup's span (``old``) or more than an hour in the future (``future``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class RollupTail:
         self._subs: list = []
         self._stopped = asyncio.Event()
         self._invalid = metrics.analytics_dropped.labels(reason="invalid")
+        if rollup.on_drop is None:
+            rollup.on_drop = lambda reason, n: metrics.analytics_dropped.labels(reason=reason).inc(n)
         self._counted = {s: metrics.analytics_records.labels(stream=s) for s in ("snapshot", "audit")}
 
     def progress(self) -> str:

@@ -112,6 +112,9 @@ async def test_api_export_and_duckdb_rank_the_same_zones(tmp_path, nats_server, 
             assert (row[4], row[5], row[6], row[7]) == (got["surge_events"], got["decrease_events"], got["quotes"],
                                                         got["accepts"])
         assert rows[0][1]  # zone names come from zones.parquet
+        for example in sorted(SQL.parent.glob("*.sql")):  # every example runs on a real export
+            assert isinstance(run_sql(example, out), list), example
+        assert run_sql(SQL.parent / "conversion_by_hour.sql", out)
     finally:
         assert node.terminate() == 0
         await nc.close()

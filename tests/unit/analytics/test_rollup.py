@@ -82,12 +82,13 @@ def test_records_land_in_the_bucket_of_their_own_ts():
 
 
 def test_future_and_too_old_records_are_skipped_and_counted():
-    rollup = ZoneRollup(60 * DAY, 2 * DAY, clock=lambda: NOW)
+    told: list[tuple[str, int]] = []
+    rollup = ZoneRollup(60 * DAY, 2 * DAY, clock=lambda: NOW, on_drop=lambda reason, n: told.append((reason, n)))
     rollup.add_snapshot(snap("soma", NOW + 2 * 3600))  # a bad clock must not push the rings forward
     rollup.add_snapshot(snap("soma", NOW - 61 * DAY))
     rollup.add_snapshot(snap("soma", NOW))
     rollup.flush()
-    assert rollup.dropped == {"future": 1, "old": 1}
+    assert rollup.dropped == {"future": 1, "old": 1} and sorted(told) == [("future", 1), ("old", 1)]
     assert rollup.hourly.newest == rollup.hourly.bucket_of(NOW)
     assert rollup.hourly.data[..., SNAPSHOTS].sum() == 1
 
