@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -189,11 +190,14 @@ async def main() -> None:
     parser.add_argument("--audits", type=float, default=20, help="audit records per zone and day")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--smoke", action="store_true", help="20 zones, 7 days, 10 queries")
+    parser.add_argument("--workdir", help="keep the server's store and the logs here (default: a temporary "
+                                          "directory, removed)")
     args = parser.parse_args()
     if args.smoke:
         args.zones, args.days, args.queries = 20, 7, 10
     now = time.time()
-    with tempfile.TemporaryDirectory(prefix="eq-bench-analytics-") as tmp:
+    with (contextlib.nullcontext(args.workdir) if args.workdir
+          else tempfile.TemporaryDirectory(prefix="eq-bench-analytics-")) as tmp:
         server = EmbeddedNatsServer(Path(tmp) / "nats", port=0, name="eq-bench")
         url = await server.start()
         node = None

@@ -77,6 +77,14 @@ def _present(request: web.Request, name: str) -> str | None:
     return raw
 
 
+def zone_name(config: ConfigSnapshot, zone_id: str) -> str:
+    """The configured name; the id itself for a zone that is no longer configured."""
+    zone = config.zones.get(zone_id)
+    if zone is not None:
+        return zone.name
+    return config.zone_index.zone_name(zone_id) if zone_id == config.zone_index.default_zone_id else zone_id
+
+
 class AnalyticsApi(ApiPart):
     """The analytics endpoints."""
 
@@ -135,7 +143,7 @@ class AnalyticsApi(ApiPart):
         now = self.clock()
         since = window_start(now, window_s)
         rows = ordered(zone_table(self.rollup, since, now, vehicle_type=vehicle_type,
-                                  zone_name=config.zone_index.zone_name), order)
+                                  zone_name=lambda zone_id: zone_name(config, zone_id)), order)
         return json_response(ZoneTable(window=format_duration(window_s), order=order, vehicle_type=vehicle_type,
                                        from_=rfc3339_s(since), to=rfc3339_s(now), zones=rows[:limit],
                                        total_zones=len(rows), vehicle_types=list(config.vehicle_types)))
@@ -192,7 +200,7 @@ class AnalyticsApi(ApiPart):
             raise ApiError(f"no zone {zone_id!r} in the config or the history", code=Code.UNKNOWN_ZONE,
                            field="zone_id", status=404)
         points = zone_history(self.rollup, zone_id, start, end, step, vehicle_type=vehicle_type)
-        return json_response(ZoneHistory(zone_id=zone_id, zone_name=config.zone_index.zone_name(zone_id),
+        return json_response(ZoneHistory(zone_id=zone_id, zone_name=zone_name(config, zone_id),
                                          vehicle_type=vehicle_type, step=format_duration(step),
                                          from_=rfc3339_s(start), to=rfc3339_s(end), points=points))
 
