@@ -195,7 +195,8 @@ class Node:
                             ("streams.audit_max_age_s", s.streams.audit_max_age_s)):
             if age_s < 60 * 86_400:  # allowed, but the analytics and the 60-day cap rule see less than 60 days
                 log.warning("retention_under_60_days", setting=name, days=round(age_s / 86_400, 1))
-        self.analytics = RollupTail(self.js, self.names, ZoneRollup(span_s, s.snapshot.detail_span_s), self.metrics)
+        self.analytics = RollupTail(self.js, self.names, ZoneRollup(span_s, s.snapshot.detail_span_s), self.metrics,
+                                    gate=self.ready.is_set)
 
     async def _start_market(self) -> None:
         """Restore the newest checkpoint and start consuming after it; readiness waits for the catch-up."""

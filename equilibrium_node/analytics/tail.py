@@ -1,6 +1,6 @@
 """Keeping the rollup current on every node (leader or follower): two ordered consumers, one per stream.
 
-On start each node replays the snapshot stream ``EQ_SNAP_<REGION>`` and the audit stream
+Once the node is ready (``gate``), each node replays the snapshot stream ``EQ_SNAP_<REGION>`` and the audit stream
 ``EQ_AUDIT_<REGION>`` from their first message into its :class:`~.rollup.ZoneRollup`, then keeps
 tailing them. Ordered push consumers with a callback (no task or queue per message; the fastest
 path in nats-py, see the streaming notes): a gap or a reconnect makes nats-py recreate the
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 
 import msgspec
 from nats.js import JetStreamContext, api
@@ -32,8 +34,14 @@ class RollupTail:
 
     name = "analytics"
 
-    def __init__(self, js: JetStreamContext, names: RegionNames, rollup: ZoneRollup, metrics: Metrics) -> None:
+    def __init__(self, js: JetStreamContext, names: RegionNames, rollup: ZoneRollup, metrics: Metrics, *,
+                 gate: Callable[[], bool] | None = None, gate_timeout_s: float = 60.0) -> None:
         self.js = js
+        #: the replay starts once this says yes (the node is ready: the market has caught up), so that the
+        #: replay of a long history never competes with the start-up that pricing needs; at the latest
+        #: after ``gate_timeout_s``
+        self.gate = gate
+        self.gate_timeout_s = gate_timeout_s
         self.names = names
         self.rollup = rollup
         self.metrics = metrics
@@ -101,7 +109,13 @@ class RollupTail:
                            audit_record_decoder.decode, self.rollup.add_audit)
 
     async def run(self) -> None:
-        """Follow the streams until stopped."""
+        """Follow the streams (once the gate opens) until stopped."""
+        deadline = time.monotonic() + self.gate_timeout_s
+        while self.gate is not None and not self.gate() and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), 0.2)
+            if self._stopped.is_set():
+                return
         await self.start()
         await self._stopped.wait()
 
