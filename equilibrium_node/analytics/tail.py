@@ -28,6 +28,8 @@ from .rollup import ZoneRollup
 
 log = get_logger(__name__)
 
+PROGRESS_LOG_S = 10.0
+
 
 class RollupTail:
     """Folds the snapshot and audit streams into a rollup (a node service)."""
@@ -117,6 +119,12 @@ class RollupTail:
             if self._stopped.is_set():
                 return
         await self.start()
+        started = time.monotonic()
+        while not self.loaded.is_set() and not self._stopped.is_set():  # a long replay shows its progress
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), PROGRESS_LOG_S)
+            if not self.loaded.is_set() and not self._stopped.is_set():
+                log.info("analytics_loading", progress=self.progress(), elapsed_s=round(time.monotonic() - started))
         await self._stopped.wait()
 
     async def stop(self) -> None:

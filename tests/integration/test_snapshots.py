@@ -26,7 +26,7 @@ from tests.support.market import Event, publish
 from tests.support.nodeproc import NodeProcess, node_env
 from tests.support.ports import free_port
 
-INTERVAL_S = 3.0
+INTERVAL_S = 2.0
 LAT, LNG = cells.center(cells.cell_token(37.7946, -122.3950, 13))  # Financial District
 
 
@@ -151,9 +151,10 @@ async def test_snapshots_count_the_funnel_exactly_once_across_a_kill(tmp_path, n
         node.kill()
         node = NodeProcess(tmp_path, env=env, http_port=port, name="node2").start()
         await node.wait_ready_async()
-        await wait_totals(js, zone_id, (11, 3))
-        await asyncio.sleep(4 * INTERVAL_S)  # later snapshots add nothing: nothing was counted twice
-        assert totals(await snapshot_records(js), zone_id) == (11, 3)
+        last_ts = max(r.ts for r in await wait_totals(js, zone_id, (11, 3)))
+        await asyncio.sleep(2.5 * INTERVAL_S)  # later snapshots add nothing: nothing was counted twice
+        records = await snapshot_records(js)
+        assert max(r.ts for r in records) > last_ts and totals(records, zone_id) == (11, 3)
     finally:
         if node.proc is not None and node.proc.poll() is None:
             assert node.terminate() == 0
