@@ -5,8 +5,8 @@ Records (:class:`~equilibrium_node.messages.ZoneSnapshot`, built by :mod:`.zone_
 :class:`~equilibrium_node.publish.writer.LeaderWriter`, so the leader lease fences them like every
 other leader write. Snapshots are taken at multiples of the interval on the wall clock (``ts`` =
 12:01:00, 12:02:00, ...); ``Nats-Msg-Id`` is ``<zone>.<vehicle_type>.<ts in ms>``, so a retried
-write is stored once. Records whose write was not acknowledged are written again (same id) before
-the next snapshot's.
+write is stored once. Records whose write was not acknowledged are written again (same id) every
+2 s, inside the stream's duplicate window, and before the next snapshot's.
 
 The quote funnel (:class:`.funnel.FunnelFeed`) runs inside this service: on start it reads the
 watermark of the newest record in the stream and counts the rider signals after it; each snapshot
@@ -43,6 +43,8 @@ log = get_logger(__name__)
 
 #: Unacknowledged records kept for another try (beyond this the oldest are given up and logged).
 MAX_RETRY = 20_000
+#: Seconds between tries of unacknowledged records.
+RETRY_S = 2.0
 
 
 class SnapshotPublisher:
@@ -123,11 +125,22 @@ class SnapshotPublisher:
                 continue
             try:
                 await self.snapshot_once(due)
+                await self._retry_until(due + self.interval_s)
             except NotLeaderError as exc:
                 log.warning("snapshot_not_leader", error=exc.message)
                 await self._drop_feed()
             except Exception:
                 log.exception("snapshot_failed", ts=due)
+
+    async def _retry_until(self, deadline: float) -> None:
+        """Write unacknowledged records again every ``RETRY_S`` (well inside the stream's duplicate window,
+        so a record that was stored after all is not stored twice), until the next snapshot is due."""
+        while self._retry and not self._stop.is_set() and self.clock() + RETRY_S < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), RETRY_S)
+            report = await self.writer.write(self._retry)
+            self.metrics.snapshot_records.inc(report.stored)
+            self._retry = report.failed
 
     async def snapshot_once(self, ts: float) -> list[ZoneSnapshot]:
         """Take one snapshot at ``ts`` and write it (with earlier unacknowledged records first)."""

@@ -103,3 +103,23 @@ async def test_the_page_is_served_and_self_contained(client):
     assert resp.status == 200 and resp.content_type == "text/html"
     assert "/api/v1/analytics/zones" in text and "Authorization" in text and "<svg" in text
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text  # no internet
+
+
+def test_openapi_documents_both_endpoints(sf_settings):
+    from equilibrium_node.api.openapi import build_document
+
+    store = ConfigStore("sf", 13, sf_settings)
+    tail = RollupTail(None, RegionNames("sf"), ZoneRollup(DAY, 3600), Metrics())  # type: ignore[arg-type]
+    part = AnalyticsApi(tail, AdminAuth("t"), lambda: store.current)
+    doc = build_document(part.endpoints(), title="t", description="d")
+    zones = doc["paths"]["/api/v1/analytics/zones"]["get"]
+    history = doc["paths"]["/api/v1/analytics/zones/{zone_id}/history"]["get"]
+    assert set(zones["responses"]) == {"200", "400", "401", "403", "500", "503"}
+    assert set(history["responses"]) == {"200", "400", "401", "403", "404", "500", "503"}
+    assert zones["security"] == history["security"] == [{"adminBearer": []}]
+    assert {p["name"] for p in zones["parameters"]} == {"window", "order", "limit", "vehicle_type"}
+    assert {p["name"] for p in history["parameters"]} == {"zone_id", "from", "to", "step", "vehicle_type"}
+    schemas = doc["components"]["schemas"]
+    assert {"inefficiency", "conversion", "surge_events", "decrease_events", "avg_multiplier"} <= set(
+        schemas["ZoneFigures"]["properties"])
+    assert "from" in schemas["ZoneTable"]["properties"] and "points" in schemas["ZoneHistory"]["properties"]
