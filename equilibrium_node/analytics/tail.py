@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 from nats.js import JetStreamContext, api
@@ -51,7 +52,7 @@ class RollupTail:
         self.received = {"snapshot": 0, "audit": 0}
         self.expected = {"snapshot": 0, "audit": 0}
         self._caught_up = {"snapshot": False, "audit": False}
-        self._subs: list = []
+        self._subs: dict[str, Any] = {}
         self._stopped = asyncio.Event()
         self._invalid = metrics.analytics_dropped.labels(reason="invalid")
         if rollup.on_drop is None:
@@ -93,22 +94,25 @@ class RollupTail:
     async def _follow(self, stream: str, stream_name: str, subject: str, decode, fold) -> None:
         info = await self.js.stream_info(stream_name)
         self.expected[stream] = info.state.messages
+        if not info.state.messages:
+            self._mark_caught_up(stream)  # nothing to replay; what comes later is folded in as it arrives
         sub = await self.js.subscribe(subject, stream=stream_name, cb=self._callback(stream, decode, fold),
                                       ordered_consumer=True, deliver_policy=api.DeliverPolicy.ALL,
                                       inactive_threshold=300.0, pending_msgs_limit=-1, pending_bytes_limit=-1)
-        self._subs.append(sub)
-        consumer = await sub.consumer_info()
-        if consumer.num_pending == 0 and sub.delivered == 0:
-            self._mark_caught_up(stream)
+        self._subs[stream] = sub  # from here on records may be folded in: never subscribe to it again
+        with contextlib.suppress(Exception):  # the stream emptied (max age) between the info and the consumer
+            consumer = await sub.consumer_info()
+            if consumer.num_pending == 0 and sub.delivered == 0:
+                self._mark_caught_up(stream)
 
     async def start(self) -> None:
-        """Subscribe to both streams from their first message."""
-        if self._subs:
-            return
-        await self._follow("snapshot", self.names.snapshot_stream, self.names.snapshot_subject,
-                           zone_snapshot_decoder.decode, self.rollup.add_snapshot)
-        await self._follow("audit", self.names.audit_stream, self.names.audit_subject,
-                           audit_record_decoder.decode, self.rollup.add_audit)
+        """Subscribe to both streams from their first message (a stream already followed is left alone)."""
+        if "snapshot" not in self._subs:
+            await self._follow("snapshot", self.names.snapshot_stream, self.names.snapshot_subject,
+                               zone_snapshot_decoder.decode, self.rollup.add_snapshot)
+        if "audit" not in self._subs:
+            await self._follow("audit", self.names.audit_stream, self.names.audit_subject,
+                               audit_record_decoder.decode, self.rollup.add_audit)
 
     async def run(self) -> None:
         """Follow the streams (once the gate opens) until stopped."""
@@ -118,7 +122,14 @@ class RollupTail:
                 await asyncio.wait_for(self._stopped.wait(), 0.2)
             if self._stopped.is_set():
                 return
-        await self.start()
+        while not self._stopped.is_set():
+            try:
+                await self.start()
+                break
+            except Exception as exc:  # NATS trouble at start: analytics wait, the node does not go down
+                log.warning("analytics_start_failed", error=f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), 2.0)
         started = time.monotonic()
         while not self.loaded.is_set() and not self._stopped.is_set():  # a long replay shows its progress
             with contextlib.suppress(TimeoutError):
@@ -127,13 +138,16 @@ class RollupTail:
                 log.info("analytics_loading", progress=self.progress(), elapsed_s=round(time.monotonic() - started))
         await self._stopped.wait()
 
-    async def stop(self) -> None:
-        """Unsubscribe."""
-        self._stopped.set()
-        subs, self._subs = self._subs, []
+    async def _unsubscribe(self) -> None:
+        subs, self._subs = list(self._subs.values()), {}
         for sub in subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def stop(self) -> None:
+        """Unsubscribe."""
+        self._stopped.set()
+        await self._unsubscribe()
 
 
 __all__ = ["RollupTail"]
