@@ -1,4 +1,4 @@
-"""The command line: ``equilibrium-node run | demo | provision | config | simulate`` (and later subcommands).
+"""The command line: ``equilibrium-node run | demo | provision | config | simulate | export``.
 
 Configuration errors and start-up failures print one line and exit 2; no traceback reaches a user
 for a problem they can fix. SIGTERM / Ctrl-C stop the node gracefully (exit 0); a second Ctrl-C
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import os
 import secrets
 import signal
@@ -31,20 +32,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CONFIG = PROJECT_ROOT / "config" / "sf.toml"
 DEMO_QUOTE_SECRET = "equilibrium-demo-only-secret"
 
-#: Subcommands contributed by other packages: name -> (add_arguments, main(args) -> exit code).
+#: Subcommands contributed by other packages: name -> (help, add_arguments, main(args) -> exit code).
+#: ``main`` finds the loaded settings in ``args.settings`` (logging is already set up).
 EXTRA_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                                 Callable[[argparse.Namespace], int]]] = {}
+#: Modules defining ``COMMAND = (name, help, add_arguments, main)``; imported when the parser is built
+#: (they keep heavy imports such as pyarrow inside ``main``).
+COMMAND_MODULES = ("equilibrium_node.sim.cli", "equilibrium_node.analytics.export")
 
 
-def _register_commands() -> None:
-    """Subcommands of this package that live in their own modules (imported lightly: heavy imports
-    happen when the command runs)."""
-    from .sim.cli import COMMAND as simulate
-
-    EXTRA_COMMANDS.setdefault("simulate", simulate)
-
-
-_register_commands()
+def _load_commands() -> None:
+    for module in COMMAND_MODULES:
+        name, help_text, add_arguments, command_main = importlib.import_module(module).COMMAND
+        EXTRA_COMMANDS.setdefault(name, (help_text, add_arguments, command_main))
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="check the configuration, or print the reference")
     _common(cfg)
     cfg.add_argument("--reference", action="store_true", help="print the configuration reference (Markdown)")
+    _load_commands()
     for name, (help_text, add_arguments, _main) in EXTRA_COMMANDS.items():
         extra = sub.add_parser(name, help=help_text)
         _common(extra)
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "provision":
             return _run_async(_provision(settings))
         _help, _add, command_main = EXTRA_COMMANDS[args.command]
+        args.settings = settings
         return command_main(args)
     except (ConfigError, StartupError) as exc:
         print(f"equilibrium-node: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Wire Structs of the NATS contract (CONTRACT.md): input events, surge updates, audit records.
+"""Wire Structs of the NATS contract (CONTRACT.md): input events, surge updates, audit records, zone snapshots.
 
 Encoders and decoders are built once here and shared; hot paths decode with them directly. The
 input Structs only describe the shape: range checks and reject reasons live in the intake stage,
@@ -87,10 +87,37 @@ class AuditRecord(Struct, frozen=True):
     ts: float
 
 
+class ZoneSnapshot(Struct, frozen=True):
+    """``eq.<region>.snapshot.zone`` (stream ``EQ_SNAP_<REGION>``): one zone and vehicle type at one snapshot.
+
+    The leader writes one per active zone and vehicle type every ``snapshot.interval_s``. ``ts`` is
+    the record's own time (epoch seconds, a multiple of the interval): history and analytics bucket
+    by it, never by the stream's timestamp (which only says when the record was stored). Market
+    figures are readings at ``ts``; ``quotes`` and ``accepts`` count the quote funnel's signals
+    consumed since the previous snapshot, up to location-stream sequence ``seq`` (the funnel's
+    watermark: a new leader continues counting after it, so no signal is counted twice or lost).
+    """
+
+    zone_id: str
+    vehicle_type: str
+    ts: float
+    interval_s: float
+    supply: int  # available drivers in the zone's cells
+    on_trip: int  # on-trip drivers in the zone's cells
+    demand: float  # weighted riders of the last minute over the zone's cells (the pricing input)
+    cells: int  # cells of the zone with a served multiplier
+    mean_multiplier: float  # mean served multiplier over those cells (1.0 when none)
+    max_multiplier: float  # highest served multiplier among them (1.0 when none)
+    quotes: int  # quotes issued by the REST API (signals of kind quote with a q-<nonce> event id)
+    accepts: int  # quotes accepted (signals of kind request with an r-<nonce> event id)
+    seq: int  # last location-stream sequence whose signals are counted (this or an earlier snapshot)
+
+
 driver_ping_decoder = msgspec.json.Decoder(DriverPing)
 demand_signal_decoder = msgspec.json.Decoder(DemandSignal)
 surge_update_decoder = msgspec.json.Decoder(SurgeUpdate)
 audit_record_decoder = msgspec.json.Decoder(AuditRecord)
+zone_snapshot_decoder = msgspec.json.Decoder(ZoneSnapshot)
 encoder = msgspec.json.Encoder()
 
 

@@ -257,6 +257,15 @@ class Metrics:
         self.quotes = r.counter("eq_quotes_total", "Quote requests by result.", ["result"])
         self.quote_signals = r.counter("eq_quote_signals_total", "Demand signals of quotes and accepts by outcome.",
                                        ["outcome"])
+        self.snapshot_records = r.counter("eq_snapshot_records_total", "Zone snapshot records written (leader).")
+        self.funnel_signals = r.counter("eq_funnel_signals_total",
+                                        "Quote-funnel signals counted by the leader (quote, accept).", ["step"])
+        self.analytics_records = r.counter("eq_analytics_records_total",
+                                           "Snapshot and audit records folded into the analytics rollup.", ["stream"])
+        self.analytics_dropped = r.counter("eq_analytics_dropped_total", "Records the analytics rollup skipped "
+                                           "(invalid, older than its span, in the future).", ["reason"])
+        self.analytics_loaded = r.gauge("eq_analytics_loaded", "1 once the analytics rollup has caught up with "
+                                        "its streams.")
         self.http_request_seconds = r.histogram("eq_http_request_seconds", "HTTP request latency.", ["route"])
         self.http_responses = r.counter("eq_http_responses_total", "HTTP responses by route and status class.",
                                         ["route", "status"])
@@ -275,6 +284,10 @@ class Metrics:
             self.stream_clients.labels(transport=transport)
         for kind in ("driver", "rider"):
             self.events_ingested.labels(kind=kind)
+        for step in ("quote", "accept"):
+            self.funnel_signals.labels(step=step)
+        for stream in ("snapshot", "audit"):
+            self.analytics_records.labels(stream=stream)
 
     def render(self) -> str:
         """Prometheus text of every metric."""

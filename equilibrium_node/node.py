@@ -22,7 +22,11 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from . import __version__
+from .analytics.publisher import SnapshotPublisher
+from .analytics.rollup import ZoneRollup
+from .analytics.tail import RollupTail
 from .api.admin import AdminApi
+from .api.analytics import AnalyticsApi
 from .api.app import HttpServer, build_app
 from .api.auth import AdminAuth
 from .api.driver import DriverApi
@@ -154,15 +158,18 @@ class Node:
         self.admin_auth = AdminAuth(s.admin.token)
         await self._build_market()
         self._build_pricing()
+        self._build_analytics()
         parts = [HealthApi(self.status, self.metrics), StaticApi(),
                  MarketApi(self.market, self.admin_auth, s.cell_level, lambda: self.config_store.current),
                  ExplainApi(self.pricing_core, self.market, self.config_store, self.surge_view, s.cell_level),
-                 *await self._rest_parts(), StreamApi(self.streams, s.push)]
+                 *await self._rest_parts(), StreamApi(self.streams, s.push),
+                 AnalyticsApi(self.analytics, self.admin_auth, lambda: self.config_store.current)]
         app = build_app(parts, self.metrics, title=f"Equilibrium node ({s.region_name})")
         host, port = s.host_port
         self.http = HttpServer(app, host, port)
         self.services = [self.config_store, self.surge_view, self.intake, self.checkpointer, self.pricing,
-                         self.freshness, self.demand, self.streams, self.http, *self.extra_services]
+                         self.snapshots,  # leader-only: moves under the role controller with the pricing engine
+                         self.freshness, self.demand, self.streams, self.analytics, self.http, *self.extra_services]
 
     async def _build_market(self) -> None:
         """The market state, its intake and its checkpoints (leader work; issue 8 moves it behind the lease)."""
@@ -189,6 +196,24 @@ class Node:
             status=self.status, tick_s=s.pricing.tick_s, surge_view=self.surge_view,
             rollups=RollupStore(self.js, self.names, ZoneInfo(s.timezone)),
             gate=lambda: self.status.state_loaded)  # no price from a half-replayed market
+
+    def _build_analytics(self) -> None:
+        """Zone snapshots and the quote funnel (leader), and the rolled-up history every node serves from."""
+        assert self.js is not None
+        s = self.settings
+        # leader-only: writes through the fenced LeaderWriter, next to the pricing engine
+        self.snapshots = SnapshotPublisher(
+            self.js, self.names, self.market, self.surge_view, lambda: self.config_store.current, self.leader_writer,
+            interval_s=s.snapshot.interval_s, cell_level=s.cell_level, metrics=self.metrics,
+            gate=lambda: self.status.state_loaded)
+        # every node, leader or follower: tails EQ_SNAP and EQ_AUDIT into the rollup the analytics API reads
+        span_s = max(s.streams.snapshot_max_age_s, s.streams.audit_max_age_s)
+        for name, age_s in (("streams.snapshot_max_age_s", s.streams.snapshot_max_age_s),
+                            ("streams.audit_max_age_s", s.streams.audit_max_age_s)):
+            if age_s < 60 * 86_400:  # allowed, but the analytics and the 60-day cap rule see less than 60 days
+                log.warning("retention_under_60_days", setting=name, days=round(age_s / 86_400, 1))
+        self.analytics = RollupTail(self.js, self.names, ZoneRollup(span_s, s.snapshot.detail_span_s), self.metrics,
+                                    gate=self.ready.is_set)
 
     async def _start_market(self) -> None:
         """Restore the newest checkpoint and start consuming after it; readiness waits for the catch-up."""
@@ -270,8 +295,8 @@ class Node:
 
     def _stop_order(self) -> list[Service]:
         # intake and pricing (leader work) first, then stream clients (1001), HTTP (drain clients), watchers
-        order = {"intake": 0, "pricing": 1, "market": 2, "streams": 4, "http": 5, "demand": 6, "freshness": 7,
-                 "surge_view": 8, "config": 9}
+        order = {"intake": 0, "pricing": 1, "snapshots": 1, "market": 2, "streams": 4, "http": 5, "demand": 6,
+                 "freshness": 7, "analytics": 8, "surge_view": 8, "config": 9}
         return sorted(self.services, key=lambda svc: order.get(svc.name, 4))
 
     async def close(self) -> None:

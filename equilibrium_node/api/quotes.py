@@ -22,7 +22,7 @@ from ..errors import ApiError, Code
 from ..geo import cells
 from ..messages import DemandSignal
 from ..metrics import Metrics
-from ..quotes.demand import DemandPublisher
+from ..quotes.demand import DemandPublisher, accept_event_id, quote_event_id
 from ..quotes.ledger import AcceptLedger, LedgerUnavailable
 from ..quotes.quoter import Quoter, Trip, rfc3339_ms
 from ..quotes.token import MAX_ID_CHARS, QuoteClaims, QuoteSigner
@@ -167,7 +167,7 @@ class QuotesApi(ApiPart):
             self._result["rejected"].inc()
             raise
         c = q.claims
-        self.demand.offer(DemandSignal(event_id=f"q-{c.nonce.hex()}", rider_id=body.user_id, lat=p.latitude,
+        self.demand.offer(DemandSignal(event_id=quote_event_id(c.nonce), rider_id=body.user_id, lat=p.latitude,
                                        lng=p.longitude, kind="quote", vehicle_type=body.vehicle_type, ts=now))
         self._result["issued_degraded" if c.degraded else "issued"].inc()
         return json_response(EstimateResponse(
@@ -225,7 +225,7 @@ class QuotesApi(ApiPart):
                            status=409)
         self._result["accepted"].inc()
         lat, lng = cells.center(c.pickup_cell)
-        self.demand.offer(DemandSignal(event_id=f"r-{c.nonce.hex()}", rider_id=c.user_id, lat=lat, lng=lng,
+        self.demand.offer(DemandSignal(event_id=accept_event_id(c.nonce), rider_id=c.user_id, lat=lat, lng=lng,
                                        kind="request", vehicle_type=c.vehicle_type, ts=now))
         return json_response(AcceptResponse(accepted=True, accepted_at=rfc3339_ms(int(now * 1000)),
                                             node_id=self.node_id, quote=terms(quote_id, c)))

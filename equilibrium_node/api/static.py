@@ -1,4 +1,5 @@
-"""The page: ``GET /`` and the files of ``web/`` (or its built ``dist/``), served by the node itself."""
+"""The pages: ``GET /`` (live heatmap), ``GET /analytics`` (zone analytics) and the files of ``web/`` (or its
+built ``dist/``), served by the node itself."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ class StaticApi(ApiPart):
             raise web.HTTPNotFound()
         return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
 
+    async def analytics(self, _request: web.Request) -> web.StreamResponse:
+        """The analytics page: one self-contained file (plain JS, no build step), from the web root or ``web/``."""
+        for page in (self.root / "analytics.html", WEB_ROOT / "analytics.html"):
+            if page.is_file():
+                return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
+        raise web.HTTPNotFound()
+
     async def asset(self, request: web.Request) -> web.StreamResponse:
         """A file under the web root."""
         rel = request.match_info["path"]
@@ -39,11 +47,13 @@ class StaticApi(ApiPart):
         return web.FileResponse(path)
 
     def endpoints(self) -> list[Endpoint]:
-        """``GET /`` and ``GET /static/{path}``."""
+        """``GET /``, ``GET /analytics`` and ``GET /static/{path}``."""
         html = {"type": "string"}
         return [
             Endpoint("GET", "/", self.index, "The live heatmap page.", tags=("page",), content_type="text/html",
                      responses={200: (html, "HTML page.")}),
+            Endpoint("GET", "/analytics", self.analytics, "The zone analytics page (admin token entered in the page).",
+                     tags=("page",), content_type="text/html", responses={200: (html, "HTML page.")}),
             Endpoint("GET", "/static/{path:.+}", self.asset, "Assets of the page.", tags=("page",),
                      content_type="application/octet-stream", responses={200: (html, "A file.")}),
         ]

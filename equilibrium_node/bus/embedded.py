@@ -98,6 +98,26 @@ def stop_orphan(pid_file: Path, store_dir: Path, timeout_s: float = 5.0) -> int 
     return pid
 
 
+def running_server_url(data_dir: str | Path) -> str | None:
+    """URL of a nats-server that is running on ``data_dir``'s store now (a node's embedded server), or None.
+
+    Tools that read the region's streams (``equilibrium-node export``) connect to it instead of
+    starting a second server on the same store, which would stop the running one first.
+    """
+    data = Path(data_dir).resolve()
+    try:
+        pid = int((data / "nats-server.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    cmd = _cmdline(pid)
+    if not _pid_alive(pid) or "nats-server" not in cmd or str(data / "jetstream") not in cmd:
+        return None
+    for ports_file in (data / "ports").glob(f"*_{pid}.ports"):
+        with contextlib.suppress(OSError, orjson.JSONDecodeError, IndexError, KeyError, TypeError):
+            return str(orjson.loads(ports_file.read_bytes())["nats"][0])
+    return None
+
+
 class EmbeddedNatsServer:
     """A nats-server child process with JetStream stored under ``data_dir``."""
 

@@ -85,7 +85,7 @@ def desired_streams(settings: Settings) -> list[api.StreamConfig]:
         _stream(n.dlq_stream, [n.dlq_subject], max_age_s=s.dlq_max_age_s, max_bytes=s.dlq_max_bytes,
                 settings=settings),
         _stream(n.snapshot_stream, [f"eq.{settings.region}.snapshot.>"], max_age_s=s.snapshot_max_age_s,
-                max_bytes=-1, settings=settings),
+                max_bytes=s.snapshot_max_bytes, settings=settings),
         _bucket(n.surge_bucket, settings=settings, history=1),
         _bucket(n.config_bucket, settings=settings, history=10),
         _bucket(n.state_bucket, settings=settings, history=1),

@@ -5,6 +5,11 @@ slow nor an absent NATS can fail or slow a quote. A background task publishes th
 ``eq.<region>.location.rider`` with ``Nats-Msg-Id`` = ``event_id`` (the stream drops duplicates).
 While NATS is disconnected the queue holds the newest ``max_pending`` signals and publishes them after
 the reconnect; older ones are dropped and counted (``eq_quote_signals_total{outcome="dropped"}``).
+
+Event ids: a quote's signal is ``q-<nonce>``, an accept's ``r-<nonce>`` (the quote's 12-byte nonce in
+lower-case hex). The quote funnel (:mod:`equilibrium_node.analytics.funnel`) relies on these forms to
+tell the API's quotes and accepts from the ``quote`` and ``request`` signals rider apps publish
+themselves, so they are reserved: apps must not use them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,20 @@ log = get_logger(__name__)
 
 _encoder = msgspec.json.Encoder()
 RETRY_S = 0.2
+
+#: Event id prefixes of the REST API's own demand signals (reserved; see the module docstring).
+QUOTE_EVENT_PREFIX = "q-"
+ACCEPT_EVENT_PREFIX = "r-"
+
+
+def quote_event_id(nonce: bytes) -> str:
+    """Event id of the ``quote`` signal of the quote with this nonce."""
+    return QUOTE_EVENT_PREFIX + nonce.hex()
+
+
+def accept_event_id(nonce: bytes) -> str:
+    """Event id of the ``request`` signal of the accept of the quote with this nonce."""
+    return ACCEPT_EVENT_PREFIX + nonce.hex()
 
 
 class DemandPublisher:
@@ -88,4 +107,4 @@ class DemandPublisher:
         self._wake.set()
 
 
-__all__ = ["DemandPublisher"]
+__all__ = ["ACCEPT_EVENT_PREFIX", "QUOTE_EVENT_PREFIX", "DemandPublisher", "accept_event_id", "quote_event_id"]

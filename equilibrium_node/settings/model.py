@@ -61,8 +61,12 @@ class StreamSettings(_Frozen):
     duplicate_window_s: Annotated[float, _doc("Nats-Msg-Id deduplication window.", gt=0)] = 120.0
     audit_max_age_s: Annotated[float, _doc("Retention of the pricing audit stream (>= 60 d for the cap rule).",
                                            gt=0)] = 90 * 86_400.0
-    audit_max_bytes: Annotated[int, _doc("Size cap of the audit stream; -1 unlimited.", ge=-1)] = 8 * 1024**3
-    snapshot_max_age_s: Annotated[float, _doc("Retention of zone snapshots.", gt=0)] = 90 * 86_400.0
+    audit_max_bytes: Annotated[int, _doc("Size cap of the audit stream; -1 unlimited (the default: a cap drops the "
+                                         "oldest records, which can cut the retention below 60 d).", ge=-1)] = -1
+    snapshot_max_age_s: Annotated[float, _doc("Retention of zone snapshots (analytics history; >= 60 d).",
+                                              gt=0)] = 90 * 86_400.0
+    snapshot_max_bytes: Annotated[int, _doc("Size cap of the snapshot stream; -1 unlimited (the default, like "
+                                            "the audit stream's).", ge=-1)] = -1
     dlq_max_age_s: Annotated[float, _doc("Retention of rejected input.", gt=0)] = 7 * 86_400.0
     dlq_max_bytes: Annotated[int, _doc("Size cap of the DLQ stream; -1 unlimited.", ge=-1)] = 512 * 1024**2
     storage: Annotated[Literal["file", "memory"], _doc("JetStream storage of every stream and bucket.")] = "file"
@@ -207,6 +211,9 @@ class SnapshotSettings(_Frozen):
     """Zone snapshots for analytics."""
 
     interval_s: Annotated[float, _doc("Seconds between zone snapshots.", gt=0)] = 60.0
+    detail_span_s: Annotated[float, _doc("How far back each node keeps 5-minute history buckets (charts with "
+                                         "steps under an hour); hourly ones cover the whole retention.",
+                                         ge=3600, le=30 * 86_400)] = 2 * 86_400.0
 
 
 class DemoSettings(_Frozen):

@@ -65,12 +65,11 @@ def spec_from_args(args: argparse.Namespace):  # -> SimSpec (imported lazily)
 
 def main(args: argparse.Namespace) -> int:
     """Run the simulation; exit code 0, or 2 for a bad option (raised as ConfigError)."""
-    from ..__main__ import settings_from_args
     from . import report
     from .progress import Progress
     from .runner import Simulation, build_world, describe
 
-    settings = settings_from_args(args)
+    settings = args.settings
     spec = spec_from_args(args)
     world = build_world(spec, settings)
     out = Path(args.out) if args.out else None
@@ -100,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-#: The entry registered in ``equilibrium_node.__main__.EXTRA_COMMANDS``.
-COMMAND = ("compare pricing algorithms on a simulated market (no NATS needed)", add_arguments, main)
+#: The entry ``equilibrium_node.__main__`` registers (``COMMAND_MODULES``).
+COMMAND = ("simulate", "compare pricing algorithms on a simulated market (no NATS needed)", add_arguments, main)
 
 __all__ = ["COMMAND", "add_arguments", "main", "spec_from_args"]
