@@ -1,7 +1,8 @@
 """Node heartbeats: every node writes ``node.<node_id>`` in KV ``eq_<region>_nodes`` every ``cluster.heartbeat_s``.
 
 The value (:class:`NodeInfo`) says who the node is, its role, where its HTTP API answers
-(``cluster.advertise``, else the bound address) and since when it runs. The bucket's max age
+(``cluster.advertise``, else the bound address) and since when it runs; a change of role is written
+at once. The bucket's max age
 (``cluster.lease_ttl_s``) removes the key of a node that stopped beating; a node that shuts down
 deletes its own key. :func:`read_nodes` lists the live nodes of the region (the admin cluster API).
 """
@@ -25,6 +26,8 @@ from ..status import NodeStatus
 log = get_logger(__name__)
 
 NODE_PREFIX = "node."
+#: how often a role change is looked for between beats
+ROLE_CHECK_S = 0.1
 
 
 class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,11 +94,16 @@ class Heartbeats:
         return True
 
     async def run(self) -> None:
-        """Beat every ``interval_s`` until stopped."""
+        """Beat every ``interval_s``, and at once when the node's role changes, until stopped."""
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
+            said = (self.status.role, self.status.leader_term)
             await self.beat()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+            due = loop.time() + self.interval_s
+            while not self._stop.is_set() and loop.time() < due and (self.status.role,
+                                                                       self.status.leader_term) == said:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), min(ROLE_CHECK_S, max(0.0, due - loop.time())))
 
     async def stop(self) -> None:
         """Stop beating and delete the heartbeat (the node leaves the region's list at once)."""

@@ -194,6 +194,8 @@ class RoleController:
             return
         self.want = role
         self.metrics.leader_changes.labels(event="acquired" if role == "leader" else "lost").inc()
+        if role == "follower":
+            self._seen_leader("", 0)  # who leads now is known at the next read of the lease
         if self.status.role != "stopping":
             self.status.role = role
         log.info("role_change", role=role, reason=reason, term=self.lease.term)
@@ -231,8 +233,8 @@ class RoleController:
         if old is not None:
             log.info("role_stopping", role=old.role)
             await old.stop(self.stop_timeout_s)
-        if want == "follower" and self.status.role not in ("stopping",):
-            self.status.role = "follower"
+        if self.status.role == "starting":  # the first decision; later changes are set by _set_want only
+            self.status.role = self.want
         try:
             services = await self.factories[want]()
         except Exception as exc:
