@@ -221,6 +221,7 @@ class Node:
     async def follower_services(self) -> list[Service]:
         """A follower's own services: the location stream tailed read-only, so the market API, the driver
         heatmap and explain answer on every node (prices, quotes and streams come from the surge bucket)."""
+        self.pricing_core.reset()  # a former leader's timers and ramps would only mislead explain here
         intake, _checkpointer = await self._restore_market(leader=False)
         return [intake]
 

@@ -63,9 +63,12 @@ async def test_rest_websocket_and_sse_through_nginx_and_a_node_lost_behind_it(tm
         nodes[name] = NodeProcess(tmp_path, env=env, http_port=port, name=name).start()
     proxy_port = free_port()
     conf = nginx_conf(tmp_path, proxy_port, {name: n.http_port for name, n in nodes.items()})
-    check = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    nginx = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.DEVNULL)
+    check = await asyncio.create_subprocess_exec(NGINX, "-t", "-c", str(conf), "-p", str(tmp_path),
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _out, err = await check.communicate()
+    assert check.returncode == 0, err.decode()
+    nginx = await asyncio.create_subprocess_exec(NGINX, "-c", str(conf), "-p", str(tmp_path),
+                                                 stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{proxy_port}"
     try:
         for node in nodes.values():
@@ -107,6 +110,6 @@ async def test_rest_websocket_and_sse_through_nginx_and_a_node_lost_behind_it(tm
                 assert (await next_json(ws))["type"] == "snapshot"
     finally:
         nginx.terminate()
-        nginx.wait(10)
+        await asyncio.wait_for(nginx.wait(), 10)
         for node in nodes.values():
             node.kill()

@@ -15,7 +15,8 @@ from equilibrium_node.bus.provision import provision
 from equilibrium_node.cluster.lease import LEASE_KEY, LeaderLease, LeaseRecord
 from equilibrium_node.cluster.roles import RoleController
 from equilibrium_node.metrics import Metrics
-from equilibrium_node.settings import load_settings
+from equilibrium_node.serving.degraded import FreshnessMonitor
+from equilibrium_node.settings import PricingSettings, load_settings
 from equilibrium_node.status import NodeStatus
 
 NAMES = RegionNames("sf")
@@ -182,3 +183,41 @@ async def test_leader_services_that_fail_to_start_release_the_lease(nats_client)
 
 async def _services():
     return []
+
+
+async def test_a_followers_evidence_of_a_live_leader_is_the_lease_renewal(nats_client):
+    """Degraded mode on a follower: fresh while the leader renews its lease, stale once renewals stop (here the
+    follower is kept from taking over, as when it cannot reach NATS well enough to)."""
+    _, js = nats_client
+    await setup(js)
+    roles, _lease, status = controller(js, "follower", _services, _services)
+    roles._hold_off_until = float("inf")  # this follower never takes over in this test
+    status.bus.connected = True
+    freshness = FreshnessMonitor(status, Metrics(), PricingSettings(stale_after_s=0.8, fallback_after_s=60))
+    leader = LeaderLease(js, NAMES, "leader", ttl_s=TTL_S, timeout_s=1.0)
+    assert await leader.acquire(await leader.read())
+    renewing = True
+
+    async def renew_forever():
+        while True:
+            if renewing:
+                await leader.renew()
+            await asyncio.sleep(0.2)
+
+    renewer = asyncio.create_task(renew_forever())
+    task = asyncio.create_task(roles.run())
+    try:
+        await until(lambda: status.leader_id == "leader", 5, "the follower to see the leader")
+        await asyncio.sleep(1.5)  # well past stale_after_s: the renewals keep it fresh
+        assert freshness.check().state == "fresh" and not status.degraded
+        renewing = False  # the leader stops (or cannot reach NATS): no more renewals
+        await until(lambda: freshness.check().state == "stale", 5, "stale prices on the follower")
+        assert status.degraded
+        await until(lambda: status.leader_id == "", 5, "the expired lease to read as free")
+        renewing = True
+        assert await leader.acquire(await leader.read())
+        await until(lambda: freshness.check().state == "fresh", 5, "fresh again once a leader renews")
+    finally:
+        renewer.cancel()
+        await roles.stop()
+        await task
