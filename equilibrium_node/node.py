@@ -175,8 +175,9 @@ class Node:
         self.lease = LeaderLease(self.js, self.names, self.node_id, ttl_s=s.cluster.lease_ttl_s,
                                  timeout_s=s.nats.request_timeout_s, http=self.advertised_http,
                                  connected=lambda: nc.is_connected)
+        # followers take a renewal as evidence of a live leader: renew well within pricing.stale_after_s too
         self.cluster = RoleController(self.lease, self.status, self.metrics, leader=self.leader_services,
-                                      follower=self.follower_services)
+                                      follower=self.follower_services, renew_s=s.pricing.stale_after_s / 2)
         self.heartbeats = Heartbeats(self.js, self.names, self.status, self.metrics,
                                      interval_s=s.cluster.heartbeat_s, http=self.advertised_http,
                                      timeout_s=s.nats.request_timeout_s)

@@ -5,7 +5,8 @@ Two loops run side by side (so the lease is renewed while a role's services star
 - **the lease loop.** As a follower it reads the lease every ``poll_s`` (a sixth of the TTL, at most
   0.5 s): a new revision is a renewal by the leader, the evidence of a live leader that degraded
   mode reads (``status.last_pricing_monotonic``); a free lease is taken at once. As the leader it
-  renews every ``lease_ttl_s / 3``, retrying every ``poll_s`` after an error, and gives the lease up
+  renews every ``lease_ttl_s / 3`` (the node passes half of ``pricing.stale_after_s`` when that is
+  shorter, so followers always see a renewal in time), retrying every ``poll_s`` after an error, and gives the lease up
   when a renewal finds another holder or when its local validity runs out (NATS unreachable).
 - **the role loop.** When the wanted role changes it stops the running services (in their order) and
   builds the other role's services from the node's factories: the leader's (restore the newest
@@ -45,13 +46,13 @@ class RoleController:
     name = "cluster"
 
     def __init__(self, lease: LeaderLease, status: NodeStatus, metrics: Metrics, *, leader: TermFactory,
-                 follower: TermFactory, poll_s: float | None = None, clock: Callable[[], float] = time.monotonic,
-                 stop_timeout_s: float = 10.0) -> None:
+                 follower: TermFactory, poll_s: float | None = None, renew_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, stop_timeout_s: float = 10.0) -> None:
         self.lease = lease
         self.status = status
         self.metrics = metrics
         self.factories: dict[RoleName, TermFactory] = {"leader": leader, "follower": follower}
-        self.renew_s = lease.ttl_s / 3
+        self.renew_s = min(lease.ttl_s / 3, renew_s) if renew_s is not None else lease.ttl_s / 3
         self.poll_s = poll_s if poll_s is not None else min(0.5, lease.ttl_s / 6)
         self.clock = clock
         self.stop_timeout_s = stop_timeout_s

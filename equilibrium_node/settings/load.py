@@ -209,8 +209,5 @@ def check(settings: Settings, source_of: typing.Callable[[str], str] = lambda _p
     if settings.cluster.heartbeat_s >= settings.cluster.lease_ttl_s:
         # heartbeats expire with the nodes bucket's max age (the lease TTL): a slower beat would flicker
         fail("cluster.heartbeat_s", "must be < cluster.lease_ttl_s")
-    if settings.cluster.lease_ttl_s / 3 >= settings.pricing.stale_after_s:
-        # a follower's evidence of a live leader is its lease renewal (every third of the TTL)
-        fail("cluster.lease_ttl_s", "must be < 3 x pricing.stale_after_s (followers would serve as degraded)")
     if settings.nats.url and settings.nats.creds_file and not Path(settings.nats.creds_file).is_file():
         fail("nats.creds_file", f"no such file {settings.nats.creds_file!r}")

@@ -26,7 +26,7 @@ QUOTE = {"pickup_location": {"latitude": 37.7946, "longitude": -122.395},
          "dropoff_location": {"latitude": 37.76, "longitude": -122.41}, "vehicle_type": "standard", "user_id": "u1"}
 #: a long lease: a takeover well before it proves the lease was released, not waited out
 LONG = {"EQ_CLUSTER_LEASE_TTL_S": "30", "EQ_CLUSTER_HEARTBEAT_S": "0.5", "EQ_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
-        "EQ_MARKET_CHECKPOINT_INTERVAL_S": "0.5", "EQ_PRICING_STALE_AFTER_S": "15"}
+        "EQ_MARKET_CHECKPOINT_INTERVAL_S": "0.5"}
 SHORT = {"EQ_CLUSTER_LEASE_TTL_S": "2", "EQ_CLUSTER_HEARTBEAT_S": "0.5", "EQ_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
          "EQ_MARKET_CHECKPOINT_INTERVAL_S": "0.3"}
 

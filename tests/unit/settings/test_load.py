@@ -100,9 +100,6 @@ def test_cross_field_checks():
     with pytest.raises(ConfigError) as info:  # heartbeats expire with the lease TTL: they must beat faster
         load_settings(BUNDLED_CONFIG, env={"EQ_CLUSTER_LEASE_TTL_S": "2", "EQ_CLUSTER_HEARTBEAT_S": "2"})
     assert info.value.field == "cluster.heartbeat_s"
-    with pytest.raises(ConfigError) as info:  # followers' evidence of a live leader: a renewal every TTL / 3
-        load_settings(BUNDLED_CONFIG, env={"EQ_CLUSTER_LEASE_TTL_S": "30"})
-    assert info.value.field == "cluster.lease_ttl_s" and "stale_after_s" in info.value.message
 
 
 def test_every_region_config_loads():
