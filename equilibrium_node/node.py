@@ -239,7 +239,7 @@ class Node:
                                     metrics=self.metrics)
         intake = Intake(self.nc, self.js, self.names, self.market, s.market, s.cell_level, self.metrics,
                         vehicle_types=lambda: self.config_store.current.vehicle_types, status=self.status,
-                        publish_rejects=leader)
+                        publish_rejects=leader, fence=lease.check if leader else None)
         _first, last = await intake.stream_bounds()
         if leader or self.market.applied_seq == 0 or self.market.applied_seq > last:
             self.status.state_loaded = False
