@@ -134,3 +134,13 @@ class NotLeaderError(EquilibriumError):
     """A write was attempted by a node that no longer holds the region's leader lease."""
 
     code = "not_leader"
+
+
+class WriteConflictError(NotLeaderError):
+    """A compare-and-set write found another revision than this node last saw: someone else wrote the key.
+
+    Leader-only keys are written by compare-and-set, so a deposed leader's late write fails here on the
+    server instead of overwriting what the new leader wrote.
+    """
+
+    code = "write_conflict"

@@ -26,6 +26,9 @@ TRENDS: tuple[str, ...] = ("increasing", "stable", "decreasing")
 REJECT_HEADER = "Eq-Reject-Reason"
 #: Header publishers set to the event id so the stream drops duplicates.
 MSG_ID_HEADER = "Nats-Msg-Id"
+#: Header of every stored leader write (surge entries, audit records, pricing state): the writer's lease
+#: term, the fencing token of ``equilibrium_node.cluster.lease``.
+TERM_HEADER = "Eq-Leader-Term"
 
 
 class DriverPing(Struct, frozen=True):

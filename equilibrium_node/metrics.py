@@ -274,6 +274,16 @@ class Metrics:
         self.stream_disconnects = r.counter("eq_stream_disconnects_total", "Stream disconnects by reason.",
                                             ["reason"])
         self.leader = r.gauge("eq_leader", "1 on the region's leader.")
+        self.leader_term = r.gauge("eq_leader_term", "Fencing token (lease term) of the region's leader as this "
+                                   "node last saw it; 0 when none.")
+        self.leader_changes = r.counter("eq_leader_changes_total", "This node gained, lost or released the "
+                                        "leader lease.", ["event"])
+        self.lease_renewals = r.counter("eq_lease_renewals_total", "Lease renewals by result (ok, error, lost).",
+                                        ["result"])
+        self.fenced_writes = r.counter("eq_fenced_writes_total", "Leader writes refused because this node does "
+                                       "not hold the lease (or another node wrote the key).", ["writer"])
+        self.heartbeat_failures = r.counter("eq_heartbeat_failures_total", "Node heartbeats that could not be "
+                                            "written.")
         self.degraded = r.gauge("eq_degraded", "1 when serving stale or fallback prices.")
         self.nats_connected = r.gauge("eq_nats_connected", "1 while connected to NATS.")
         self.nats_reconnects = r.counter("eq_nats_reconnects_total", "NATS reconnects.")
@@ -288,6 +298,12 @@ class Metrics:
             self.funnel_signals.labels(step=step)
         for stream in ("snapshot", "audit"):
             self.analytics_records.labels(stream=stream)
+        for event in ("acquired", "lost", "released"):
+            self.leader_changes.labels(event=event)
+        for result in ("ok", "error", "lost"):
+            self.lease_renewals.labels(result=result)
+        for writer in ("publish", "checkpoint"):
+            self.fenced_writes.labels(writer=writer)
 
     def render(self) -> str:
         """Prometheus text of every metric."""

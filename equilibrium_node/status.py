@@ -30,6 +30,10 @@ class Readiness(msgspec.Struct, frozen=True):
     version: str
     uptime_s: float
     reasons: list[str]
+    #: node id of the region's leader as this node last saw it ("" when none is known)
+    leader_id: str = ""
+    #: the leader's lease term (fencing token); 0 when none is known
+    leader_term: int = 0
 
 
 @dataclass
@@ -44,6 +48,9 @@ class NodeStatus:
     state_loaded: bool = False
     degraded: bool = False
     http_address: str = ""
+    #: the region's leader as last seen in the lease (this node's own id while it leads)
+    leader_id: str = ""
+    leader_term: int = 0
     bus: BusStatus = field(default_factory=BusStatus)
     started_at: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
@@ -64,4 +71,5 @@ class NodeStatus:
             ready=not reasons, nats_connected=self.bus.connected, role=self.role, state_loaded=self.state_loaded,
             degraded=self.degraded, region=self.region, node_id=self.node_id, version=self.version,
             uptime_s=round(time.monotonic() - self.started_monotonic, 3), reasons=reasons,
+            leader_id=self.leader_id, leader_term=self.leader_term,
         )

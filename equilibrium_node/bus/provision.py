@@ -4,17 +4,28 @@ For each stream (a KV bucket is the stream ``KV_<bucket>``) the desired config i
 settings. Missing: created. Present and equal on every managed field: left alone. Drifted: updated
 where NATS allows (limits, replicas, history), reported where it does not (storage type, for
 instance): the node starts anyway, logs the drift and exposes ``eq_provision_drift``.
+
+On a cluster that just lost a server, a stream's (or the meta) leader may be being re-elected for a few
+seconds: JetStream API calls then time out or find no responder, and an R3 stream finds no three peers
+to be placed on until the server is back. Each call is retried for up to
+``RETRY_FOR_S`` before provisioning gives up with one line, so a node (re)started during a NATS failure
+waits instead of crashing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from ..errors import ProvisioningError
 from ..logs import get_logger
@@ -32,6 +43,35 @@ MANAGED_FIELDS = ("subjects", "max_age", "max_bytes", "duplicate_window", "num_r
 IMMUTABLE_FIELDS = frozenset({"storage"})
 
 _METADATA = {"managed_by": "equilibrium"}
+
+#: how long a JetStream API call is retried while the cluster elects leaders
+RETRY_FOR_S = 60.0
+_TRANSIENT = (NatsTimeoutError, NoRespondersError, ServiceUnavailableError, asyncio.TimeoutError)
+#: JSClusterNoPeersErrF: "no suitable peers for placement" (a server of the cluster is down or not caught up)
+NO_PEERS = 10005
+T = TypeVar("T")
+
+
+def _transient(exc: Exception) -> bool:
+    return isinstance(exc, _TRANSIENT) or (isinstance(exc, APIError) and exc.err_code == NO_PEERS)
+
+
+async def _retrying(call: Callable[[], Awaitable[T]], what: str, retry_for_s: float = RETRY_FOR_S) -> T:
+    """``call()``, again after transient JetStream trouble (leader elections) until ``retry_for_s`` passed."""
+    deadline = time.monotonic() + retry_for_s
+    pause = 0.25
+    while True:
+        try:
+            return await call()
+        except Exception as exc:
+            if not _transient(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise ProvisioningError(f"{what}: JetStream did not answer for {retry_for_s:.0f}s "
+                                        f"({type(exc).__name__})") from None
+            log.warning("provision_retry", what=what, error=type(exc).__name__)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 @dataclass
@@ -130,10 +170,10 @@ async def provision(js: JetStreamContext, settings: Settings) -> ProvisionReport
     for desired in desired_streams(settings):
         name = desired.name or ""
         try:
-            info = await js.stream_info(name)
+            info = await _retrying(lambda n=name: js.stream_info(n), f"stream {name}")
         except NotFoundError:
             try:
-                await js.add_stream(desired)
+                await _retrying(lambda d=desired: js.add_stream(d), f"create stream {name}")
             except APIError as exc:
                 raise ProvisioningError(f"cannot create stream {name}: {exc.description or exc}") from None
             report.created.append(name)
@@ -150,7 +190,7 @@ async def provision(js: JetStreamContext, settings: Settings) -> ProvisionReport
             merged = dataclasses.replace(info.config, **{f: getattr(desired, f) for f in fixed})
             merged.metadata = {**(info.config.metadata or {}), **(desired.metadata or {})}
             try:
-                await js.update_stream(merged)
+                await _retrying(lambda m=merged: js.update_stream(m), f"update stream {name}")
             except APIError as exc:
                 problems.append(f"{', '.join(fixed)}: {exc.description or exc}")
             else:

@@ -12,8 +12,10 @@ Per batch (up to ``market.batch_max`` messages, taken from the :class:`~.pull.Pu
 
 Start from any sequence (``start_seq``): the leader resumes after its checkpoint, a follower could
 tail from wherever it likes, read-only (``publish_rejects=False``: rejects are counted, not copied to
-the DLQ, which is the leader's job). ``loaded`` is set (and ``status.state_loaded``) once the state has caught
-up to the stream head observed at start: the node then reports ready.
+the DLQ, which is the leader's job). The leader's intake is fenced by the lease: once it is not held, a
+batch with rejects is not applied and consumption ends (the role controller is about to stop it).
+``loaded`` is set (and ``status.state_loaded``) once the state has caught up to the stream head
+observed at start: the node then reports ready.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from ..bus.names import RegionNames
-from ..errors import Reject
+from ..errors import NotLeaderError, Reject
 from ..faults import FAULTS, Faults
 from ..geo import s2vec
 from ..logs import get_logger
@@ -51,7 +53,8 @@ class Intake:
     def __init__(self, nc: Client, js: JetStreamContext, names: RegionNames, state: MarketState,
                  settings: MarketSettings, cell_level: int, metrics: Metrics, *,
                  vehicle_types: Callable[[], Iterable[str]], status: NodeStatus | None = None,
-                 publish_rejects: bool = True, linger_s: float = 0.005, faults: Faults = FAULTS) -> None:
+                 publish_rejects: bool = True, fence: Callable[[], None] | None = None, linger_s: float = 0.005,
+                 faults: Faults = FAULTS) -> None:
         self.nc, self.js, self.names = nc, js, names
         self.state = state
         self.settings = settings
@@ -60,6 +63,8 @@ class Intake:
         self.vehicle_types = vehicle_types
         self.status = status
         self.publish_rejects = publish_rejects
+        #: the leader lease's check: a deposed leader copies no reject to the DLQ (it stops consuming instead)
+        self.fence = fence
         self.linger_s = linger_s
         self.faults = faults
         self.head_at_start = 0
@@ -139,6 +144,7 @@ class Intake:
                              driver_subject=self.names.driver_subject, rider_subject=self.names.rider_subject,
                              vehicle_types=self._vehicle_types(), max_event_age_s=self.settings.max_event_age_s)
         if batch.rejects and self.publish_rejects:
+            self._check_fence()
             lost = await self.dlq.publish([(msgs[i], seqs[i], reason) for i, reason in batch.rejects])
             if lost:
                 self.metrics.dlq_lost.inc(lost)
@@ -154,6 +160,14 @@ class Intake:
         self.batches += 1
         self._account(batch, out_of_order)
         self.metrics.ingest_batch_seconds.observe(time.perf_counter() - started)
+
+    def _check_fence(self) -> None:
+        if self.fence is None:
+            return
+        try:
+            self.fence()
+        except NotLeaderError as exc:  # the batch is not applied: the next leader reads it again
+            raise DeadLetterAborted(f"not the leader: {exc.message}") from None
 
     def _account(self, batch: DecodedBatch, out_of_order: int) -> None:
         m = self.metrics

@@ -17,6 +17,18 @@ rewritten in turn), so the bucket stays at about twice the state's size.
 The stream sequence travels *inside* the checkpoint with the state it produced, so resuming from
 ``seq + 1`` applies every event exactly once: the events up to ``seq`` are in the state, the others
 are read again from the stream.
+
+**Fencing** (issue 8: only the region's leader writes checkpoints). Every write is checked twice:
+
+- by ``fence`` before it is sent (the leader lease's local validity: a deposed leader refuses itself);
+- on the server, by compare-and-set: each key (manifests, chunks, their deletions) is written with
+  ``Nats-Expected-Last-Subject-Sequence`` = the revision this store last saw for it (read once per key
+  and term, then taken from its own acknowledgements). Once another node has written a key, a late
+  write of a deposed leader (a paused process, a buffer flushed after a reconnect) fails with
+  :class:`~equilibrium_node.errors.WriteConflictError` instead of overwriting the newer checkpoint.
+  The store then forgets every revision it knew; the next attempt reads them again.
+
+The manifest also records the writer's lease ``term`` (the fencing token) and ``node_id``.
 """
 
 from __future__ import annotations
@@ -25,11 +37,13 @@ import asyncio
 import contextlib
 import hashlib
 import time
+from collections.abc import Callable
 
 import msgspec
-from nats.js.errors import KeyDeletedError, KeyNotFoundError
+from nats.js.errors import APIError, KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from ..errors import NotLeaderError, WriteConflictError
 from ..faults import FAULTS, Faults
 from ..logs import get_logger
 from ..metrics import Metrics
@@ -39,6 +53,8 @@ from .state import MarketState
 log = get_logger(__name__)
 
 SLOTS = ("a", "b")
+#: JetStream error codes of a failed ``Nats-Expected-Last-Subject-Sequence`` check
+WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +69,7 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     sha256: str
     written_at: float
     node_id: str = ""
+    term: int = 0
     drivers: int = 0
     riders: int = 0
 
@@ -72,21 +89,32 @@ def chunk_key(slot: str, index: int) -> str:
 
 
 class CheckpointStore:
-    """Reads and writes checkpoints in the state bucket."""
+    """Reads and writes checkpoints in the state bucket; writes are fenced (see the module docstring)."""
 
     def __init__(self, kv: KeyValue, *, chunk_bytes: int = 512 * 1024, node_id: str = "",
-                 faults: Faults = FAULTS) -> None:
+                 faults: Faults = FAULTS, fence: Callable[[], None] | None = None,
+                 term: Callable[[], int] | None = None) -> None:
         self.kv = kv
         self.chunk_bytes = chunk_bytes
         self.node_id = node_id
         self.faults = faults
+        #: raises (NotLeaderError) when this node may not write; None: always allowed
+        self.fence = fence
+        #: the writer's lease term, recorded in manifests
+        self.term = term
         self.manifests: dict[str, Manifest | None] = {}
+        #: latest revision seen per key (0: no message); what compare-and-set expects
+        self.revisions: dict[str, int] = {}
 
     async def _get(self, key: str) -> bytes | None:
         try:
             entry = await self.kv.get(key)
-        except (KeyNotFoundError, KeyDeletedError):
+        except (KeyNotFoundError, KeyDeletedError) as exc:
+            # a deleted key still has a revision (its tombstone's), which compare-and-set must name
+            tombstone = getattr(exc, "entry", None)
+            self.revisions[key] = tombstone.revision if tombstone is not None else 0
             return None
+        self.revisions[key] = entry.revision
         return entry.value
 
     async def read_manifests(self) -> dict[str, Manifest | None]:
@@ -131,31 +159,73 @@ class CheckpointStore:
         newest = max(valid, key=lambda m: m.seq)
         return SLOTS[1] if newest.slot == SLOTS[0] else SLOTS[0]
 
+    # fenced writes ----------------------------------------------------------------------------------
+    async def _expected(self, key: str) -> int:
+        if key not in self.revisions:
+            await self._get(key)
+        return self.revisions[key]
+
+    def _conflict(self, key: str, error: Exception) -> WriteConflictError:
+        self.revisions.clear()  # somebody else wrote: read everything again next time
+        self.manifests = {}
+        log.warning("checkpoint_write_conflict", key=key, error=str(error))
+        return WriteConflictError(f"checkpoint key {key} was written by another node")
+
+    async def _put(self, key: str, value: bytes) -> None:
+        if self.fence is not None:
+            self.fence()
+        last = await self._expected(key)
+        try:
+            self.revisions[key] = await self.kv.update(key, value, last=last)
+        except KeyWrongLastSequenceError as exc:
+            raise self._conflict(key, exc) from None
+
+    async def _delete(self, key: str) -> None:
+        if self.fence is not None:
+            self.fence()
+        last = await self._expected(key)
+        if last == 0:
+            return  # nothing there
+        try:
+            await self.kv.delete(key, last=last)
+        except APIError as exc:
+            if exc.err_code in WRONG_LAST_SEQUENCE:
+                raise self._conflict(key, exc) from None
+            raise
+        self.revisions.pop(key, None)  # the tombstone's revision is read when the key is written next
+
     async def write(self, raw: bytes, *, seq: int, clock: float, drivers: int = 0, riders: int = 0) -> Manifest:
-        """Write ``raw`` as a checkpoint including stream sequence ``seq``; returns its manifest."""
+        """Write ``raw`` as a checkpoint including stream sequence ``seq``; returns its manifest.
+
+        Raises :class:`NotLeaderError` when the fence refuses, :class:`WriteConflictError` when another node
+        wrote one of the keys since this store last saw it.
+        """
         if not self.manifests:
             await self.read_manifests()
         slot = self._next_slot()
         previous = self.manifests.get(slot)
-        with contextlib.suppress(KeyNotFoundError, KeyDeletedError):
-            await self.kv.delete(manifest_key(slot))
+        await self._delete(manifest_key(slot))
         self.manifests[slot] = None
         size = self.chunk_bytes
         chunks = max(1, -(-len(raw) // size))
         for index in range(chunks):
-            await self.kv.put(chunk_key(slot, index), raw[index * size:(index + 1) * size])
+            await self._put(chunk_key(slot, index), raw[index * size:(index + 1) * size])
             self.faults.hit("checkpoint_chunk")
         manifest = Manifest(slot=slot, seq=seq, clock=clock, chunks=chunks, bytes=len(raw),
                             sha256=hashlib.sha256(raw).hexdigest(), written_at=time.time(), node_id=self.node_id,
-                            drivers=drivers, riders=riders)
-        await self.kv.put(manifest_key(slot), _encoder.encode(manifest))
+                            term=self.term() if self.term is not None else 0, drivers=drivers, riders=riders)
+        await self._put(manifest_key(slot), _encoder.encode(manifest))
         self.faults.hit("checkpoint_manifest")
         self.manifests[slot] = manifest
         if previous is not None:  # a smaller checkpoint leaves no stray chunks behind
             for index in range(chunks, previous.chunks):
-                with contextlib.suppress(KeyNotFoundError, KeyDeletedError):
-                    await self.kv.delete(chunk_key(slot, index))
+                await self._delete(chunk_key(slot, index))
         return manifest
+
+
+def refuse_writes() -> None:
+    """The fence of a read-only store (a follower loading the newest checkpoint)."""
+    raise NotLeaderError("this node is not the leader: checkpoints are read-only here")
 
 
 class Checkpointer:
@@ -237,6 +307,9 @@ class Checkpointer:
                 break
             try:
                 await self.checkpoint()
+            except NotLeaderError as exc:
+                self.metrics.fenced_writes.labels(writer="checkpoint").inc()
+                log.info("checkpoint_refused", reason=exc.message)
             except Exception as exc:
                 log.warning("checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -247,6 +320,9 @@ class Checkpointer:
         self._stop.set()
         try:
             await self.checkpoint()
+        except NotLeaderError as exc:  # a deposed leader stops without writing: the new leader owns the state
+            self.metrics.fenced_writes.labels(writer="checkpoint").inc()
+            log.info("checkpoint_final_skipped", reason=exc.message)
         except Exception as exc:
             log.error("checkpoint_final_failed", error=f"{type(exc).__name__}: {exc}")
 

@@ -187,6 +187,11 @@ class MarketState:
         self.demand.restore(snap.riders, snap.clock)
         self.table.commit()
 
+    def reset(self) -> None:
+        """Forget everything (an empty state at sequence 0), as a fresh process would start."""
+        self.restore(Snapshot(FORMAT, 0, NEVER, [], [], {}))
+        self.caught_up = False
+
     def canonical(self) -> dict:
         """The whole state as plain sorted data, to compare two states at the same clock (tests)."""
         drivers = sorted(msgspec.structs.astuple(r) for r in self.supply.records(self.clock))

@@ -168,6 +168,17 @@ class PricingCore:
         return self.config.zone_index.zone_of_cell(cell)
 
     # restart ---------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the per-cell pricing state (a new lease term starts from what the region serves).
+
+        The cell graph and zone assignment are geometry and stay; timers, ramps, integrators, what
+        was published and the market version go.
+        """
+        self.states.clear()
+        self._market_version = 0
+        self._day = None
+        self.last_tick = None
+
     def load_served(self, updates: Iterable[SurgeUpdate]) -> int:
         """Start from what the region serves now (the surge bucket), so a restart neither republishes
         every cell nor jumps a price; returns how many entries were taken."""

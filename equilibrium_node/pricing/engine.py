@@ -9,9 +9,12 @@ reads it), keeps ``eq_ticks_total``, ``eq_tick_seconds``, ``eq_surge_updates_tot
 ``eq_cells_active``, logs a summary of each shadow algorithm once a minute, and saves the 60-day
 rollup of the emergency cap rule when it changed (at most once a minute, and at shutdown).
 
-Ticks wait for ``gate`` (the market caught up with its stream; the leader lease later). On start it
-takes the served prices from the surge view (so a restarted or new leader continues
-from what the region serves, and its ``rev`` from the highest one there) and loads the rollup.
+Ticks wait for ``gate`` (the market caught up with its stream, and the leader lease held). The node
+builds one engine per lease term; on start it forgets the previous term's per-cell state and takes
+the served prices from the surge view (so a restarted or new leader continues from what the region
+serves, and its ``rev`` from the highest one there) and loads the rollup. A write refused by the
+lease's fence (:class:`~equilibrium_node.errors.NotLeaderError`) is counted in
+``eq_fenced_writes_total{writer="publish"}``; the role controller stops the engine right after.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class PricingEngine:
         self.surge_view = surge_view
         self.rollups = rollups
         #: ticks are skipped while this says no: the market is still catching up with its stream (a
-        #: price from half-replayed windows would be wrong), and issue 8 adds "not the leader"
+        #: price from half-replayed windows would be wrong), or the lease is not held
         self.gate = gate
         self.encoder = SurgeEncoder(names)
         self.last_result: TickResult | None = None
@@ -82,6 +85,7 @@ class PricingEngine:
         if self._started:
             return
         self._started = True
+        self.core.reset()
         if self.surge_view is not None:
             entries = list(self.surge_view.entries.values())
             taken = self.core.load_served(e.update for e in entries)
@@ -101,6 +105,7 @@ class PricingEngine:
                 if self.gate is None or self.gate():
                     await self.tick_once()
             except NotLeaderError as exc:
+                self.metrics.fenced_writes.labels(writer="publish").inc()
                 log.warning("pricing_not_leader", error=exc.message)
             except Exception:
                 self.metrics.tick_errors.inc()

@@ -1,9 +1,11 @@
 """Every write the pricing leader makes goes through :class:`LeaderWriter`: one place to fence.
 
 Surge KV entries, surge subjects, audit records and the pricing state (the 60-day rollup) are all
-published here. The cluster work adds its leader lease by setting :attr:`LeaderWriter.fence` (called
-before every batch; it raises :class:`~equilibrium_node.errors.NotLeaderError` once the lease is
-lost) and :attr:`LeaderWriter.headers` (a fencing token on every stored message).
+published here. The node sets :attr:`LeaderWriter.fence` to the leader lease's check (called before
+every batch and again after every ``in_flight`` stored messages; it raises
+:class:`~equilibrium_node.errors.NotLeaderError` once the lease is not held or NATS is disconnected)
+and :attr:`LeaderWriter.headers` to the lease term (header ``Eq-Leader-Term``, the fencing token, on
+every stored message; see ``cluster/lease.py`` and ``cluster/repair.py``).
 
 Stored messages (KV entries are messages on ``$KV.<bucket>.<key>``; the audit stream) are published
 with ``publish_async`` and at most ``in_flight`` acknowledgements outstanding, instead of one
@@ -52,9 +54,9 @@ class LeaderWriter:
         self.js = js
         self.in_flight = max(1, in_flight)
         self.ack_timeout_s = ack_timeout_s
-        #: raise to refuse the batch (issue 8: the leader lease); None: always allowed
+        #: raise to refuse the batch (the leader lease's check); None: always allowed
         self.fence: Callable[[], None] | None = None
-        #: headers added to every stored message (issue 8: the fencing token)
+        #: headers added to every stored message (the fencing token)
         self.headers: Callable[[], dict[str, str]] | None = None
 
     def check(self) -> None:
@@ -87,6 +89,7 @@ class LeaderWriter:
             if len(pending) >= self.in_flight:
                 failed.extend(await self._settle(pending))
                 pending = []
+                self.check()  # a long batch stops where the lease ends
         failed.extend(await self._settle(pending))
         return WriteReport(stored - len(failed), plain, failed)
 

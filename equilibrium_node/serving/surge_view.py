@@ -18,7 +18,7 @@ import msgspec
 from nats.js import JetStreamContext, api
 
 from ..logs import get_logger
-from ..messages import SurgeUpdate, split_surge_key, surge_update_decoder
+from ..messages import TERM_HEADER, SurgeUpdate, split_surge_key, surge_update_decoder
 
 log = get_logger(__name__)
 
@@ -27,11 +27,24 @@ MARKER_REASON = "Nats-Marker-Reason"
 
 
 class SurgeEntry(NamedTuple):
-    """One served multiplier: the update, its KV revision and the raw JSON (re-used when forwarding)."""
+    """One served multiplier: the update, its KV revision, the raw JSON (re-used when forwarding) and the
+    lease term of the leader that wrote it (0: written without one)."""
 
     update: SurgeUpdate
     revision: int
     raw: bytes
+    term: int = 0
+
+
+def header_term(headers: dict[str, str]) -> int:
+    """The ``Eq-Leader-Term`` of a message's headers (0 when absent or malformed)."""
+    value = headers.get(TERM_HEADER)
+    if not value:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        return 0
 
 
 Listener = Callable[[str, "SurgeEntry | None"], None]
@@ -66,7 +79,12 @@ class SurgeView:
         """Call ``listener(key, entry)`` on every change (``entry`` None when a key is deleted)."""
         self._listeners.append(listener)
 
-    def _on_entry(self, key: str, raw: bytes, revision: int, deleted: bool) -> None:
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (no error when it is not registered)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _on_entry(self, key: str, raw: bytes, revision: int, deleted: bool, term: int = 0) -> None:
         self.revision = max(self.revision, revision)
         self.last_change_monotonic = time.monotonic()
         entry: SurgeEntry | None
@@ -85,7 +103,7 @@ class SurgeView:
                 self.rejected += 1
                 log.warning("surge_entry_key_mismatch", key=key)
                 return
-            entry = SurgeEntry(update, revision, raw)
+            entry = SurgeEntry(update, revision, raw, term)
             self.entries[key] = entry
         self.entry_revision = revision
         for listener in self._listeners:
@@ -99,7 +117,7 @@ class SurgeView:
             headers = msg.headers or {}
             deleted = headers.get(KV_OPERATION) in ("DEL", "PURGE") or MARKER_REASON in headers
             meta = msg.metadata
-            self._on_entry(msg.subject[prefix_len:], msg.data, meta.sequence.stream, deleted)
+            self._on_entry(msg.subject[prefix_len:], msg.data, meta.sequence.stream, deleted, header_term(headers))
             if meta.num_pending == 0 and not self.loaded.is_set():
                 self.loaded.set()
 

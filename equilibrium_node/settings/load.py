@@ -206,5 +206,8 @@ def check(settings: Settings, source_of: typing.Callable[[str], str] = lambda _p
         fail("rules.demand_level_thresholds", "expected three ascending ratios")
     if settings.pricing.fallback_after_s < settings.pricing.stale_after_s:
         fail("pricing.fallback_after_s", "must be >= pricing.stale_after_s")
+    if settings.cluster.heartbeat_s >= settings.cluster.lease_ttl_s:
+        # heartbeats expire with the nodes bucket's max age (the lease TTL): a slower beat would flicker
+        fail("cluster.heartbeat_s", "must be < cluster.lease_ttl_s")
     if settings.nats.url and settings.nats.creds_file and not Path(settings.nats.creds_file).is_file():
         fail("nats.creds_file", f"no such file {settings.nats.creds_file!r}")

@@ -202,8 +202,10 @@ class PushSettings(_Frozen):
 class ClusterSettings(_Frozen):
     """Leader lease and heartbeats among the nodes of a region."""
 
-    lease_ttl_s: Annotated[float, _doc("Leader lease lifetime; renewed at a third of it.", ge=1)] = 6.0
-    heartbeat_s: Annotated[float, _doc("Node heartbeat interval.", gt=0)] = 2.0
+    lease_ttl_s: Annotated[float, _doc("Leader lease lifetime (max age of the nodes bucket); renewed every third "
+                                       "of it (at most pricing.stale_after_s / 2). A dead leader is replaced within "
+                                       "it (+ about 1 s).", ge=1)] = 6.0
+    heartbeat_s: Annotated[float, _doc("Node heartbeat interval (< lease_ttl_s).", gt=0)] = 2.0
     advertise: Annotated[str, _doc("HTTP address other nodes and proxies should use; default the bind.")] = ""
 
 

@@ -46,9 +46,11 @@ class Cluster:
 
     def node(self, fault: str = "") -> NodeProcess:
         self.runs += 1
+        # a short lease: each new process waits out the lease of the one killed before it (it is the leader
+        # only then, and only the leader checkpoints); until then it tails the stream as a follower
         env = node_env(self.tmp_path / "data", self.port, EQ_NATS_URL=self.url,
                        EQ_MARKET_CHECKPOINT_INTERVAL_S="0.3", EQ_MARKET_CHECKPOINT_CHUNK_BYTES="1024",
-                       EQ_MARKET_BATCH_MAX="40")
+                       EQ_MARKET_BATCH_MAX="40", EQ_CLUSTER_LEASE_TTL_S="1", EQ_CLUSTER_HEARTBEAT_S="0.3")
         if fault:
             env["EQUILIBRIUM_FAULT"] = fault
         node = NodeProcess(self.tmp_path, env=env, http_port=self.port, name=f"node{self.runs}").start()
@@ -149,6 +151,7 @@ async def test_sigkill_anywhere_neither_loses_nor_double_counts(tmp_path, nats_s
         # 6. a last node that catches up and stays
         node = cluster.node()
         await node.wait_ready_async()
+        await wait_for(lambda: node.get("/readyz")[1].get("role") == "leader", 20, "the last node to lead")
         await send(phase(gen, 200, rng))
         last = (await js.stream_info(NAMES.location_stream)).state.last_seq
         await wait_for(lambda: applied_seq(node) >= last, 20, "the last node to catch up")

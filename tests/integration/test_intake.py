@@ -14,7 +14,7 @@ from equilibrium_node.bus import embedded
 from equilibrium_node.bus.embedded import EmbeddedNatsServer
 from equilibrium_node.bus.names import RegionNames
 from equilibrium_node.bus.provision import provision
-from equilibrium_node.errors import Reject
+from equilibrium_node.errors import NotLeaderError, Reject
 from equilibrium_node.intake.service import Intake
 from equilibrium_node.market.state import MarketState
 from equilibrium_node.metrics import Metrics
@@ -260,3 +260,36 @@ async def test_an_unreachable_dlq_does_not_stall_the_market(nats_client, sf_sett
     assert metrics.dlq_lost.value == 3
     assert metrics.events_rejected.labels(reason=Reject.OUT_OF_RANGE).value == 3
     assert state.audit["messages"] == 103
+
+
+async def test_a_fenced_intake_copies_no_reject_once_the_lease_is_gone(nats_client, sf_settings):
+    """The leader's intake checks the lease before every DLQ copy: a deposed leader neither copies nor applies
+    a batch with rejects (the next leader reads it again); batches without rejects need no write."""
+    nc, js = nats_client
+    await provision(js, sf_settings)
+    gen = EventGen(now=time.time(), seed=12)
+    await publish(js, [gen.good() for _ in range(50)])
+    held = [True]
+
+    def fence() -> None:
+        if not held[0]:
+            raise NotLeaderError("lease lost")
+
+    state = MarketState(sf_settings.market)
+    intake = Intake(nc, js, NAMES, state, sf_settings.market, sf_settings.cell_level, Metrics(),
+                    vehicle_types=lambda: tuple(sf_settings.fares), fence=fence)
+    await intake.prepare(1)
+    task = asyncio.create_task(intake.run())
+    try:
+        async with asyncio.timeout(10):
+            while state.applied_seq < 50:
+                await asyncio.sleep(0.02)
+        held[0] = False
+        await publish(js, [gen.bad("not_json")] + [gen.good() for _ in range(10)])
+        async with asyncio.timeout(10):
+            await asyncio.shield(task)  # consumption ends on the fenced batch
+    finally:
+        await intake.stop()
+        await task
+    assert state.applied_seq == 50
+    assert (await js.stream_info(NAMES.dlq_stream)).state.messages == 0

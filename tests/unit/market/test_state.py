@@ -284,3 +284,19 @@ def test_snapshot_rejects_foreign_bytes():
         snapshot.decode(b"not msgpack at all")
     with pytest.raises(snapshot.SnapshotError):
         snapshot.decode(msgspec.msgpack.encode([99, 1, 0.0, [], []]))
+
+
+def test_reset_is_a_fresh_state():
+    settings = MarketSettings()
+    state = MarketState(settings)
+    feed = Feed(state)
+    feed.ping("d1", "8085809c", AVAILABLE, 1000.0)
+    feed.signal("r1", "8085809c", REQUEST, 1001.0)
+    state.caught_up = True
+    state.reset()
+    fresh = MarketState(settings)
+    assert state.canonical() == fresh.canonical()
+    assert state.applied_seq == 0 and not state.caught_up and list(state.active_cells()) == []
+    feed.seq = 0
+    feed.ping("d2", "8085809c", AVAILABLE, 2000.0)  # usable again from sequence 1
+    assert state.applied_seq == 1 and state.cell_stats("8085809c", "standard").supply == 1

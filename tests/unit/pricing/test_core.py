@@ -244,6 +244,27 @@ def test_restart_resumes_from_what_is_served(core, store, sf_settings):
     assert r.updates == 0  # same market, same prices: nothing to republish
 
 
+def test_a_reset_core_starts_a_new_term_from_what_is_served(core, store):
+    """A node that led before, lost the lease and leads again: its old per-cell state goes, what the region
+    serves comes back, and the next tick republishes nothing that did not change."""
+    m = PlainMarket()
+    m.set(FIDI, supply=2, demand=10)
+    core.tick(m, store.current, m.advance(1))
+    st = core.states["standard"]
+    entries = [SurgeUpdate(t, core.zone_of(t), "standard", float(st.pub_multiplier[s]), float(st.pub_supply[s]),
+                           float(st.pub_demand[s]), DEMAND_LEVELS[st.pub_level[s]], TRENDS[st.pub_trend[s]], "linear",
+                           1, "t")
+               for t, s in core.graph.slot.items() if st.pub_multiplier[s] > 1.0 or st.pub_level[s]]
+    core.reset()
+    assert core.states == {} and core.last_tick is None
+    assert core.load_served(entries) == len(entries) > 1
+    assert current(core) == 3.4
+    assert core.tick(m, store.current, m.advance(1)).updates == 0
+    core.republish(FIDI, "standard")  # a late write of an older term overwrote it: published again
+    again = served(core.tick(m, store.current, m.advance(1)))
+    assert again is not None and again["multiplier"] == 3.4 and not again["audit"]
+
+
 def test_engine_logs_a_shadow_summary(monkeypatch, caplog, sf_settings, store):
     import logging
 

@@ -97,6 +97,15 @@ def test_cross_field_checks():
     with pytest.raises(ConfigError) as info:
         load_settings(BUNDLED_CONFIG, env={"EQ_PRICING_FALLBACK_AFTER_S": "1"})
     assert info.value.field == "pricing.fallback_after_s"
+    with pytest.raises(ConfigError) as info:  # heartbeats expire with the lease TTL: they must beat faster
+        load_settings(BUNDLED_CONFIG, env={"EQ_CLUSTER_LEASE_TTL_S": "2", "EQ_CLUSTER_HEARTBEAT_S": "2"})
+    assert info.value.field == "cluster.heartbeat_s"
+
+
+def test_every_region_config_loads():
+    for path in sorted(BUNDLED_CONFIG.parent.glob("*.toml")):
+        settings = load_settings(path, env={})
+        assert settings.region == path.stem and settings.zones and settings.fares
 
 
 def test_json_environment_for_lists():
