@@ -30,6 +30,7 @@ from .api.health import HealthApi
 from .api.heatmap import HeatmapApi
 from .api.market import MarketApi
 from .api.quotes import QuotesApi
+from .api.region import RegionApi
 from .api.static import StaticApi
 from .bus.connection import connect, wait_jetstream
 from .bus.embedded import EmbeddedNatsServer
@@ -86,6 +87,8 @@ class Node:
         self.status = NodeStatus(region=s.region, node_id=self.node_id, version=__version__, mode=self.mode)
         self.embedded: EmbeddedNatsServer | None = None
         self.nc: Client | None = None
+        #: the NATS server(s) this node connected to (the embedded server's URL in demo)
+        self.nats_url = ""
         self.js: JetStreamContext | None = None
         self.provision_report: ProvisionReport | None = None
         self.http: HttpServer | None = None
@@ -116,6 +119,7 @@ class Node:
                 s.data_dir, host=s.nats.embedded_host, port=s.nats.embedded_port, name=f"eq-{s.region}-embedded",
                 config_file=s.nats.embedded_config, ready_timeout_s=s.nats.embedded_ready_timeout_s)
             url = await self.embedded.start()
+        self.nats_url = url
         self.nc, self.js = await connect(s.nats, url, name=f"eq-{s.region}-{self.node_id}", metrics=self.metrics,
                                          status=self.status.bus)
         await wait_jetstream(self.js, timeout_s=max(15.0, s.nats.connect_timeout_s * 3))
@@ -201,8 +205,10 @@ class Node:
         return [
             QuotesApi(quoter, signer, ledger, self.demand, self.metrics, self.node_id),
             HeatmapApi(s.cell_level, config, self.surge_view, fresh, centres),
-            DriverApi(config, self.surge_view, fresh, s.driver, market=self.market, centres=centres),
+            DriverApi(config, self.surge_view, fresh, s.driver, market=self.market, centres=centres,
+                      cell_level=s.cell_level),
             AdminApi(self.config_store, self.admin_auth, s.region),
+            RegionApi(s.region, s.region_name, s.timezone, s.currency, s.cell_level, s.map, config, centres),
         ]
 
     async def start(self) -> None:
@@ -251,9 +257,10 @@ class Node:
             raise
 
     def _stop_order(self) -> list[Service]:
-        # intake and pricing (leader work) first, then stream clients (1001), HTTP (drain clients), watchers
-        order = {"intake": 0, "pricing": 1, "market": 2, "streams": 4, "http": 5, "demand": 6, "freshness": 7,
-                 "surge_view": 8, "config": 9}
+        # demo traffic (input) first, intake and pricing (leader work), then stream clients (1001), HTTP
+        # (drain clients), watchers
+        order = {"demo_traffic": -1, "intake": 0, "pricing": 1, "market": 2, "streams": 4, "http": 5, "demand": 6,
+                 "freshness": 7, "surge_view": 8, "config": 9}
         return sorted(self.services, key=lambda svc: order.get(svc.name, 4))
 
     async def close(self) -> None:
