@@ -88,7 +88,9 @@ def _demo_settings(settings: Settings) -> Settings:
     admin = settings.admin
     if not admin.token:
         admin = msgspec.structs.replace(admin, token=secrets.token_urlsafe(12))
-    return msgspec.structs.replace(settings, quote=quote, admin=admin)
+    # a demo publishes ~700 events/s around the clock: keep its location stream small
+    streams = msgspec.structs.replace(settings.streams, location_max_bytes=settings.demo.location_max_bytes)
+    return msgspec.structs.replace(settings, quote=quote, admin=admin, streams=streams)
 
 
 async def _serve(settings: Settings, mode: str) -> int:
