@@ -108,7 +108,9 @@ function showCard(cell, x, y, pinned = false) {
   card.dataset.cell = cell.cell;
   const w = card.offsetWidth;
   const h = card.offsetHeight;
-  const left = x + 18 + w > innerWidth ? x - w - 18 : x + 18;
+  const panel = $("panel");
+  const edge = !panel.hidden && innerWidth >= 760 ? panel.getBoundingClientRect().left - 8 : innerWidth;
+  const left = x + 18 + w > edge ? x - w - 18 : x + 18; // never over the side panel
   const top = Math.min(Math.max(8, y - h / 2), innerHeight - h - 8);
   card.style.left = `${Math.max(8, left)}px`;
   card.style.top = `${top}px`;

@@ -87,8 +87,8 @@ FIDI_RUSH = Place("financial_district_rush", 37.7925, -122.3980, 500, "", 0.0)
 ORACLE_PARK = Place("oracle_park_game", 37.7786, -122.3893, 300, "", 0.0)
 
 RUSH_START_H, RUSH_PEAK_H, RUSH_END_H = 16.5, 17.75, 19.5
-RUSH_SHARE = 0.25  # of the peak base rate, at the rush's peak
-GAME_SHARE = 0.2  # of the peak base rate, at the crowd's peak
+RUSH_SHARE = 0.2  # of the peak base rate, at the rush's peak
+GAME_SHARE = 0.15  # of the peak base rate, at the crowd's peak
 GAME_FIRST_S = 60.0  # the first game lets out a minute after start
 GAME_TAU_S = 120.0  # the crowd peaks this long after the final out
 GAME_LENGTH_S = 12 * 60.0  # and is gone after this long

@@ -125,8 +125,6 @@ async def test_page_shows_live_cells_and_a_demand_spike_changes_a_cells_colour(t
 
             if WARMUP_S:  # a livelier map for the README (the test proper does not need it)
                 await asyncio.sleep(WARMUP_S)
-                await _spike(nats_port, target["lat"], target["lng"])
-                await asyncio.sleep(8)
 
             # the driver view: recommended zones near a point
             await page.click("#driver-pick")
@@ -143,6 +141,14 @@ async def test_page_shows_live_cells_and_a_demand_spike_changes_a_cells_colour(t
             card = await page.inner_text("#hover")
             assert "×" in card and "supply" in card and "demand" in card and "trend" in card, card
             assert await page.get_attribute("#hover", "data-cell") == token
+            if WARMUP_S:  # for the README: the card of the hottest cell on land rather than of the spike
+                hottest = await page.evaluate("""() => equilibrium.cells()
+                    .map(c => ({c, xy: equilibrium.map.screen(c.polygon.reduce((s, p) => s + p[0], 0) / 4,
+                                                              c.polygon.reduce((s, p) => s + p[1], 0) / 4)}))
+                    .filter(({c, xy}) => (document.elementFromPoint(xy[0], xy[1]) || {}).dataset?.cell === c.cell)
+                    .sort((a, b) => b.c.surge_multiplier - a.c.surge_multiplier)[0].xy""")
+                await page.mouse.move(hottest[0], hottest[1])
+                await asyncio.sleep(0.5)
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT))
 
