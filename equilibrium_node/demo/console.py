@@ -94,7 +94,9 @@ class DemoConsole:
                 print(self.status_line(), file=self.out, flush=True)
 
     async def stop(self) -> None:
-        """Stop printing."""
+        """Stop printing, and say that the node is on its way out."""
+        if not self._stopped.is_set():
+            print("\n  stopping the demo (Ctrl-C again to force)…", file=self.out, flush=True)
         self._stopped.set()
 
 
