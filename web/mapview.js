@@ -264,7 +264,7 @@ export class MapView {
       this.landPath.setAttribute("d", d);
       this.clipPath.setAttribute("d", d);
     }
-    const showLabels = this.zoom >= 11.5;
+    const showLabels = this.zoom >= 12; // zoomed out (a phone), the names would cover the map
     for (const { zone, path, label } of this.zonePaths.values()) {
       path.setAttribute("d", polygonsOf(zone.geometry).flat().map((ring) => this._ringPath(ring, false)).join(""));
       const [lx, ly] = this.screen(zone.center.latitude, zone.center.longitude);

@@ -182,11 +182,20 @@ async def test_page_shows_live_cells_and_a_demand_spike_changes_a_cells_colour(t
             await page.click("#vehicle button[data-vt=xl]")
             await page.wait_for_function("equilibrium.state.vehicleType === 'xl' && equilibrium.cells().length > 0",
                                          timeout=30_000)
-            sse = await browser.new_page(viewport={"width": 800, "height": 600})
+            # ... on a phone: SSE, a touch screen, a tap pins a cell's card
+            phone = await browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+            sse = await phone.new_page()
             sse.on("pageerror", lambda exc: errors.append(str(exc)))
             await sse.goto(f"{node.base_url}/?tiles=0&transport=sse")
             await sse.wait_for_function("document.querySelectorAll('path.cell').length > 0", timeout=30_000)
             assert await sse.evaluate("equilibrium.state.transport") == "sse"
+            spot = await sse.evaluate("""() => equilibrium.cells().map(c => ({c, xy: equilibrium.map.screen(
+                    c.polygon.reduce((s, p) => s + p[0], 0) / 4, c.polygon.reduce((s, p) => s + p[1], 0) / 4)}))
+                .find(({c, xy}) => (document.elementFromPoint(xy[0], xy[1]) || {}).dataset?.cell === c.cell)""")
+            await sse.tap("#map-wrap", position={"x": spot["xy"][0], "y": spot["xy"][1]})
+            await sse.wait_for_selector("#hover.pinned", timeout=5_000)
+            assert await sse.get_attribute("#hover", "data-cell") == spot["c"]["cell"]
+            assert "supply" in await sse.inner_text("#hover")
             await browser.close()
         assert node.terminate() == 0
     assert not errors, errors
