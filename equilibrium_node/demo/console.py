@@ -24,6 +24,7 @@ from .publisher import DemoTraffic
 
 
 def _n(value: float) -> str:
+    """A count with a space between thousands (1 234)."""
     return f"{value:,.0f}".replace(",", " ")
 
 

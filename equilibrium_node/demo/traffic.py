@@ -78,6 +78,7 @@ class Pings:
     vehicle: np.ndarray  # index into the region's vehicle types
 
     def __len__(self) -> int:
+        """Number of pings."""
         return len(self.driver)
 
 
@@ -92,6 +93,7 @@ class Signals:
     vehicle: np.ndarray
 
     def __len__(self) -> int:
+        """Number of signals."""
         return len(self.rider)
 
 
@@ -156,6 +158,7 @@ class TrafficModel:
 
     # helpers ---------------------------------------------------------------------------------------
     def _online_target(self, hour: float) -> int:
+        """Drivers who should be online at a local hour."""
         return round(self.n * ONLINE_MAX * online_share(hour))
 
     def _place_choice(self, hour: float, size: int, flatten: float = 1.0) -> np.ndarray:
