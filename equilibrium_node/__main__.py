@@ -94,13 +94,20 @@ def settings_from_args(args: argparse.Namespace, env: dict[str, str] | os._Envir
     return load_settings(config_path(args, env), env, options)
 
 
-def _demo_settings(settings: Settings) -> Settings:
+def _demo_settings(settings: Settings, env: dict[str, str] | os._Environ[str] | None = None) -> Settings:
+    """``demo``'s defaults: a demo quote secret, a random admin token, a small location stream, a quiet console."""
+    env = os.environ if env is None else env
     quote = settings.quote if settings.quote.secret else msgspec.structs.replace(settings.quote,
                                                                                  secret=DEMO_QUOTE_SECRET)
     admin = settings.admin
     if not admin.token:
         admin = msgspec.structs.replace(admin, token=secrets.token_urlsafe(12))
-    return msgspec.structs.replace(settings, quote=quote, admin=admin)
+    # a demo publishes ~700 events/s around the clock: keep its location stream small
+    streams = msgspec.structs.replace(settings.streams, location_max_bytes=settings.demo.location_max_bytes)
+    # the console shows the banner and a status line; routine info logs (checkpoints every 5 s) would bury
+    # them, so the demo logs warnings and errors unless a log level was asked for
+    log_level = "warning" if settings.log_level == "info" and not env.get("EQ_LOG_LEVEL") else settings.log_level
+    return msgspec.structs.replace(settings, quote=quote, admin=admin, streams=streams, log_level=log_level)
 
 
 async def _serve(settings: Settings, mode: str) -> int:

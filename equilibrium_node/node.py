@@ -43,6 +43,7 @@ from .api.health import HealthApi
 from .api.heatmap import HeatmapApi
 from .api.market import MarketApi
 from .api.quotes import QuotesApi
+from .api.region import RegionApi
 from .api.static import StaticApi
 from .bus.connection import connect, wait_jetstream
 from .bus.embedded import EmbeddedNatsServer
@@ -119,6 +120,8 @@ class Node:
         self.status = NodeStatus(region=s.region, node_id=self.node_id, version=__version__, mode=self.mode)
         self.embedded: EmbeddedNatsServer | None = None
         self.nc: Client | None = None
+        #: the NATS server(s) this node connected to (the embedded server's URL in demo)
+        self.nats_url = ""
         self.js: JetStreamContext | None = None
         self.provision_report: ProvisionReport | None = None
         self.http: HttpServer | None = None
@@ -149,6 +152,7 @@ class Node:
                 s.data_dir, host=s.nats.embedded_host, port=s.nats.embedded_port, name=f"eq-{s.region}-embedded",
                 config_file=s.nats.embedded_config, ready_timeout_s=s.nats.embedded_ready_timeout_s)
             url = await self.embedded.start()
+        self.nats_url = url
         self.nc, self.js = await connect(s.nats, url, name=f"eq-{s.region}-{self.node_id}", metrics=self.metrics,
                                          status=self.status.bus)
         await wait_jetstream(self.js, timeout_s=max(15.0, s.nats.connect_timeout_s * 3))
@@ -323,8 +327,10 @@ class Node:
         return [
             QuotesApi(quoter, signer, ledger, self.demand, self.metrics, self.node_id),
             HeatmapApi(s.cell_level, config, self.surge_view, fresh, centres),
-            DriverApi(config, self.surge_view, fresh, s.driver, market=self.market, centres=centres),
+            DriverApi(config, self.surge_view, fresh, s.driver, market=self.market, centres=centres,
+                      cell_level=s.cell_level),
             AdminApi(self.config_store, self.admin_auth, s.region),
+            RegionApi(s.region, s.region_name, s.timezone, s.currency, s.cell_level, s.map, config, centres),
         ]
 
     async def start(self) -> None:
@@ -380,10 +386,11 @@ class Node:
             raise
 
     def _stop_order(self) -> list[Service]:
-        # the role's services first (a leader: intake, pricing, final checkpoint, lease released), then
-        # stream clients (1001), HTTP (drain clients), watchers, the heartbeat (the node leaves the list)
-        order = {"cluster": 0, "streams": 4, "http": 5, "demand": 6, "freshness": 7, "analytics": 8, "heartbeat": 8,
-                 "surge_view": 9, "config": 10}
+        # demo traffic (input) first, the role's services (a leader: intake, pricing, final checkpoint, lease
+        # released), then stream clients (1001), HTTP (drain clients), watchers, the heartbeat (the node leaves
+        # the list)
+        order = {"demo_traffic": -1, "cluster": 0, "streams": 4, "http": 5, "demand": 6, "freshness": 7,
+                 "analytics": 8, "heartbeat": 8, "surge_view": 9, "config": 10}
         return sorted(self.services, key=lambda svc: order.get(svc.name, 4))
 
     async def close(self) -> None:

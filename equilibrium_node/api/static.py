@@ -44,7 +44,7 @@ class StaticApi(ApiPart):
         path = (self.root / rel).resolve()
         if not path.is_relative_to(self.root) or not path.is_file() or path.name.startswith("."):
             raise web.HTTPNotFound()
-        return web.FileResponse(path)
+        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})  # small files: always revalidate
 
     def endpoints(self) -> list[Endpoint]:
         """``GET /``, ``GET /analytics`` and ``GET /static/{path}``."""

@@ -70,7 +70,10 @@ async def connect(cfg: NatsSettings, url: str, *, name: str, metrics: Metrics | 
         status.changed.set()
         if metrics:
             metrics.nats_connected.set(0)
-        log.warning("nats_disconnected")
+        if nc.is_closed or nc.is_draining:  # our own close at shutdown, not a lost connection
+            log.info("nats_closed")
+        else:
+            log.warning("nats_disconnected")
 
     async def on_reconnect() -> None:
         status.connected = True

@@ -1,41 +1,28 @@
-"""``equilibrium-node demo``: the node plus what a first-time user needs to see it work.
+"""``equilibrium-node demo``: the node with its embedded NATS, the bundled SF config and built-in traffic.
 
-For now this prints where the page is and the admin token of the session; the traffic simulator
-hooks in here too.
+- :mod:`.rhythm`: where and when riders appear (neighbourhoods with daily profiles, the Financial
+  District's evening rush, games letting out at Oracle Park); pure functions.
+- :mod:`.land`: the region's outline as a vectorised point-in-polygon test.
+- :mod:`.traffic`: the drivers and riders as numpy arrays, one seeded step at a time; pure.
+- :mod:`.publisher`: publishes each step's events through NATS as the apps would (own connection,
+  contract subjects and payloads, ``Nats-Msg-Id``).
+- :mod:`.console`: the page address, the admin token and a status line every few seconds.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
 from ..node import Node
 
 
-class DemoConsole:
-    """Prints the address once the node is ready (a node service)."""
-
-    name = "demo_console"
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self._stopped = asyncio.Event()
-
-    async def run(self) -> None:
-        """Announce the node, then idle until stopped."""
-        await self.node.ready.wait()
-        address = self.node.status.http_address
-        print(f"\n  Equilibrium demo ({self.node.settings.region_name}) is running: {address}/\n"
-              f"  admin token for this session: {self.node.settings.admin.token}\n"
-              f"  readiness: {address}/readyz   metrics: {address}/metrics   Ctrl-C to stop\n",
-              file=sys.stderr, flush=True)
-        await self._stopped.wait()
-
-    async def stop(self) -> None:
-        """Stop."""
-        self._stopped.set()
-
-
 def attach_demo(node: Node) -> None:
-    """Add the demo's services to a node before it runs."""
-    node.extra_services.append(DemoConsole(node))
+    """Add the demo's services (traffic first to stop, console) to a node before it runs."""
+    from .console import DemoConsole
+    from .publisher import DemoTraffic
+
+    traffic = DemoTraffic(node) if node.settings.demo.drivers or node.settings.demo.riders_per_min else None
+    if traffic is not None:
+        node.extra_services.append(traffic)
+    node.extra_services.append(DemoConsole(node, traffic))
+
+
+__all__ = ["attach_demo"]

@@ -7,19 +7,22 @@ surge updates; no I/O.
   the cells are the pricing cells (level 13 by default); each zoom level further out draws cells one
   S2 level coarser (their parents), down to level 6.
 - **Aggregation**: a parent cell shows the *highest* multiplier of its children (a driver looking at a
-  zoomed-out map should still see the hotspot), the highest demand level, and the *sums* of supply and
-  demand.
+  zoomed-out map should still see the hotspot), the highest demand level, the *sums* of supply and
+  demand, and the balance of its children's trends (more ``increasing`` than ``decreasing`` is
+  ``increasing``, and the other way round; else ``stable``), as zones do.
 - **Colour scale** (documented in the README): fixed steps from green (no surge) to dark red.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated
 
 import msgspec
 
 from ..geo import cells
 from ..messages import DEMAND_LEVELS, SurgeUpdate
+from .zone_summary import demand_trend
 
 MIN_LEVEL = 6
 MAX_HEATMAP_CELLS = 5000
@@ -36,6 +39,7 @@ COLOR_SCALE: tuple[tuple[float, str], ...] = (
     (1.0, "#1a9850"),
 )
 _LEVEL_RANK = {name: i for i, name in enumerate(DEMAND_LEVELS)}
+_TREND_SCORE = {"increasing": 1, "stable": 0, "decreasing": -1}
 
 
 class LatLng(msgspec.Struct, frozen=True):
@@ -55,6 +59,7 @@ class HeatCell(msgspec.Struct, frozen=True):
     demand_count: float
     color: str
     polygon: list[list[float]]
+    trend: Annotated[str, msgspec.Meta(description="Demand trend: increasing, stable or decreasing.")]
 
 
 def color_for(multiplier: float) -> str:
@@ -84,7 +89,7 @@ def heat_cell(update: SurgeUpdate) -> HeatCell:
     """A pricing-level cell as drawn."""
     return HeatCell(cell=update.cell, surge_multiplier=update.multiplier, demand_level=update.demand_level,
                     supply_count=update.supply, demand_count=update.demand, color=color_for(update.multiplier),
-                    polygon=polygon(update.cell))
+                    polygon=polygon(update.cell), trend=update.trend)
 
 
 def aggregate(updates: Iterable[SurgeUpdate], level: int) -> dict[str, HeatCell]:
@@ -102,7 +107,8 @@ def aggregate(updates: Iterable[SurgeUpdate], level: int) -> dict[str, HeatCell]
         level_name = max((u.demand_level for u in members), key=lambda name: _LEVEL_RANK.get(name, 0))
         out[token] = HeatCell(cell=token, surge_multiplier=top, demand_level=level_name,
                               supply_count=sum(u.supply for u in members), demand_count=sum(u.demand for u in members),
-                              color=color_for(top), polygon=polygon(token))
+                              color=color_for(top), polygon=polygon(token),
+                              trend=demand_trend(sum(_TREND_SCORE.get(u.trend, 0) for u in members)))
     return out
 
 

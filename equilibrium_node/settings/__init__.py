@@ -7,6 +7,7 @@ from .model import (
     DemoSettings,
     DriverSettings,
     Fare,
+    MapSettings,
     MarketSettings,
     NatsSettings,
     Polygon,
@@ -22,8 +23,8 @@ from .model import (
 )
 
 __all__ = [
-    "ENV_EXTRA", "AdminSettings", "ClusterSettings", "DemoSettings", "DriverSettings", "Fare", "MarketSettings",
-    "NatsSettings", "Polygon", "PricingSettings", "PushSettings", "QuoteSettings", "Rules", "Settings",
-    "SnapshotSettings", "StreamSettings", "TimeOfDayFactor", "ZoneConfig", "env_names", "iter_leaves",
+    "ENV_EXTRA", "AdminSettings", "ClusterSettings", "DemoSettings", "DriverSettings", "Fare", "MapSettings",
+    "MarketSettings", "NatsSettings", "Polygon", "PricingSettings", "PushSettings", "QuoteSettings", "Rules",
+    "Settings", "SnapshotSettings", "StreamSettings", "TimeOfDayFactor", "ZoneConfig", "env_names", "iter_leaves",
     "load_settings",
 ]

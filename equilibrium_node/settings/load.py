@@ -201,6 +201,13 @@ def check(settings: Settings, source_of: typing.Callable[[str], str] = lambda _p
         problem = geometry_error(zone.geometry.type, zone.geometry.coordinates)
         if problem:
             fail(f"zones[{i}].geometry", problem)
+    if settings.map.outline:
+        problem = geometry_error("MultiPolygon", [[ring] for ring in settings.map.outline])
+        if problem:
+            fail("map.outline", problem)
+    view = settings.map.view
+    if view and (len(view) != 4 or not (-90 <= view[0] < view[2] <= 90 and -180 <= view[1] < view[3] <= 180)):
+        fail("map.view", "expected lat1,lng1,lat2,lng2 with the south-west corner first")
     thresholds = settings.rules.demand_level_thresholds
     if len(thresholds) != 3 or sorted(thresholds) != list(thresholds):
         fail("rules.demand_level_thresholds", "expected three ascending ratios")

@@ -218,13 +218,35 @@ class SnapshotSettings(_Frozen):
                                          ge=3600, le=30 * 86_400)] = 2 * 86_400.0
 
 
+class MapSettings(_Frozen):
+    """What the live heatmap page draws under the cells (``GET /api/v1/region``)."""
+
+    outline: Annotated[list[list[list[float]]], _doc(
+        "Land outline drawn when no tiles load: rings of [lng, lat] points (JSON in the environment).")] = field(
+        default_factory=list)
+    view: Annotated[list[float], _doc("Initial view lat1,lng1,lat2,lng2 (south-west first); empty: every zone.",
+                                      max_length=4)] = field(default_factory=list)
+    tiles_url: Annotated[str, _doc("Online base-map tiles ({z}/{x}/{y}) drawn when reachable; empty: never.")] = (
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    tiles_attribution: Annotated[str, _doc("Attribution shown with the tiles.")] = "© OpenStreetMap contributors"
+
+
 class DemoSettings(_Frozen):
     """The built-in traffic of ``equilibrium-node demo``."""
 
-    drivers: Annotated[int, _doc("Simulated drivers.", ge=0)] = 3000
-    riders_per_min: Annotated[float, _doc("Mean demand signals per minute at the daily peak.", ge=0)] = 1200.0
+    drivers: Annotated[int, _doc("Simulated drivers.", ge=0, le=100_000)] = 3000
+    riders_per_min: Annotated[float, _doc("Mean demand signals per minute at the daily peak (hotspots come on top).",
+                                          ge=0)] = 400.0
     speedup: Annotated[float, _doc("Simulated seconds per real second for the daily rhythm.", gt=0)] = 1.0
     seed: Annotated[int, _doc("Random seed of the traffic.")] = 7
+    start_hour: Annotated[float, _doc("Simulated local time of day at start, in hours (the evening rush).",
+                                      ge=0, lt=24)] = 17.5
+    game_every_min: Annotated[float, _doc("Real minutes between games letting out at Oracle Park; 0: none.",
+                                          ge=0)] = 15.0
+    ping_interval_s: Annotated[float, _doc("Seconds between two pings of an online driver.", ge=0.5, le=60)] = 4.0
+    status_every_s: Annotated[float, _doc("Seconds between two status lines on the console.", gt=0)] = 5.0
+    location_max_bytes: Annotated[int, _doc("Size cap of the location stream in demo mode (replaces "
+                                            "streams.location_max_bytes).", ge=1024 * 1024)] = 512 * 1024**2
 
 
 class Settings(_Frozen):
@@ -256,6 +278,7 @@ class Settings(_Frozen):
     push: PushSettings = field(default_factory=PushSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     snapshot: SnapshotSettings = field(default_factory=SnapshotSettings)
+    map: MapSettings = field(default_factory=MapSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
 
     @property
@@ -272,11 +295,11 @@ class Settings(_Frozen):
 
 SECTIONS: tuple[type[_Frozen], ...] = (
     NatsSettings, StreamSettings, MarketSettings, PricingSettings, Rules, QuoteSettings, DriverSettings,
-    AdminSettings, PushSettings, ClusterSettings, SnapshotSettings, DemoSettings,
+    AdminSettings, PushSettings, ClusterSettings, SnapshotSettings, MapSettings, DemoSettings,
 )
 
 __all__ = [
-    "SECTIONS", "AdminSettings", "ClusterSettings", "DemoSettings", "DriverSettings", "Fare", "MarketSettings",
-    "NatsSettings", "Polygon", "PricingSettings", "PushSettings", "QuoteSettings", "Rules", "Settings",
-    "SnapshotSettings", "StreamSettings", "TimeOfDayFactor", "ZoneConfig",
+    "SECTIONS", "AdminSettings", "ClusterSettings", "DemoSettings", "DriverSettings", "Fare", "MapSettings",
+    "MarketSettings", "NatsSettings", "Polygon", "PricingSettings", "PushSettings", "QuoteSettings", "Rules",
+    "Settings", "SnapshotSettings", "StreamSettings", "TimeOfDayFactor", "ZoneConfig",
 ]

@@ -59,3 +59,19 @@ async def test_driver_heatmap_ranks_zones_by_expected_earnings(tmp_path, nats_se
         assert status == 400 and err["error"]["field"] == "radius"
         status, err = call(node.base_url, "GET", "/api/v1/driver/heatmap")
         assert status == 400 and err["error"]["field"] == "driver_id"
+        status, err = call(node.base_url, "GET", "/api/v1/driver/heatmap?driver_id=&lat=37.7&lng=-122.4")
+        assert status == 400 and err["error"]["field"] == "driver_id"
+
+        # the same from a point (a driver app before its first ping, the page's driver view)
+        status, point = call(node.base_url, "GET", f"/api/v1/driver/heatmap?lat={DRIVER[0]}&lng={DRIVER[1]}"
+                             "&vehicle_type=standard&radius=5000")
+        assert status == 200, point
+        assert point["recommended_zones"] == zones and point["vehicle_type"] == "standard"
+        assert point["current_location"] == {"latitude": DRIVER[0], "longitude": DRIVER[1]}
+        status, xl = call(node.base_url, "GET",
+                          f"/api/v1/driver/heatmap?lat={DRIVER[0]}&lng={DRIVER[1]}&vehicle_type=xl")
+        assert status == 200 and xl["vehicle_type"] == "xl" and xl["recommended_zones"][0]["surge_multiplier"] == 1.0
+        for query, field in (("lat=37.7", "lng"), ("lat=91&lng=-122.4", "lat"), ("lat=37.7&lng=x", "lng"),
+                             ("lat=37.7&lng=-122.4&vehicle_type=boat", "vehicle_type")):
+            status, err = call(node.base_url, "GET", f"/api/v1/driver/heatmap?{query}")
+            assert status == 400 and err["error"]["field"] == field, (query, err)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from equilibrium_node.geo import cells
 from equilibrium_node.messages import SurgeUpdate
-from equilibrium_node.serving.heatmap import aggregate, color_for, level_for_zoom, viewport_cells
+from equilibrium_node.serving.heatmap import aggregate, color_for, heat_cell, level_for_zoom, viewport_cells
 
 
-def _update(token: str, multiplier: float, supply: float = 1, demand: float = 2, level: str = "normal") -> SurgeUpdate:
+def _update(token: str, multiplier: float, supply: float = 1, demand: float = 2, level: str = "normal",
+            trend: str = "stable") -> SurgeUpdate:
     return SurgeUpdate(cell=token, zone_id="z", vehicle_type="standard", multiplier=multiplier, supply=supply,
-                       demand=demand, demand_level=level, trend="stable", algorithm="linear", rev=1,
+                       demand=demand, demand_level=level, trend=trend, algorithm="linear", rev=1,
                        updated_at="2026-01-01T00:00:00Z")
 
 
@@ -38,6 +39,20 @@ def test_parent_takes_max_multiplier_and_sums_counts():
     agg = out[parent]
     assert agg.surge_multiplier == 2.1 and agg.supply_count == 6 and agg.demand_count == 9
     assert agg.demand_level == "very_high" and agg.color == color_for(2.1) and len(agg.polygon) == 4
+
+
+def test_cells_carry_the_trend_and_parents_the_balance_of_their_childrens():
+    token = cells.cell_token(37.7749, -122.4194, 13)
+    assert heat_cell(_update(token, 1.4, trend="increasing")).trend == "increasing"
+    parent = cells.cell_token(37.7749, -122.4194, 11)
+    kids = cells.children(parent, 13)[:4]
+
+    def trend_of(*trends: str) -> str:
+        return aggregate([_update(k, 1.0, trend=t) for k, t in zip(kids, trends, strict=False)], 11)[parent].trend
+
+    assert trend_of("increasing", "increasing", "decreasing") == "increasing"
+    assert trend_of("increasing", "decreasing", "decreasing", "stable") == "decreasing"
+    assert trend_of("increasing", "decreasing", "stable") == "stable"
 
 
 def test_viewport_filters_and_caps():
