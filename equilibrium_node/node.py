@@ -81,22 +81,19 @@ from .stream.hub import StreamHub
 log = get_logger(__name__)
 
 SHUTDOWN_BUDGET_S = 8.0
-#: Allocations between young-generation collections once the node runs (CPython's default is 700).
-GC_GEN0_THRESHOLD = 50_000
 
 
 def tune_gc() -> None:
-    """Move everything built at start-up out of the collector's sight and collect less often.
+    """Move everything built at start-up out of the collector's sight (``gc.freeze``).
 
-    The node allocates many short-lived objects per request and per message; with CPython's default
-    thresholds the collector runs thousands of times a second and its full collections walk every
-    object built at start (zones, S2 tables, the market), holding the loop for tens of milliseconds:
-    measured, the quote p99 under load fell from ~40 ms to ~13 ms with this (benchmarks/quote.py).
+    CPython's full collections walk every tracked object; after start-up most of them are the node's
+    long-lived tables (zones, S2 lookups, plugins, the restored market), so each full collection held
+    the loop for tens of milliseconds. Measured with ``benchmarks/quote.py``: quote p99 under load
+    41.9 ms without, 16.2 ms with. Raising the young-generation threshold as well was tried and left
+    out: it did not help quotes further and doubled the fan-out p99 (54 -> 103 ms, ``benchmarks/fanout.py``).
     """
     gc.collect()
     gc.freeze()
-    _gen0, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
 def default_node_id() -> str:

@@ -41,7 +41,7 @@ def rect_of(token: str) -> Bounds:
 class ViewGroup:
     """One viewport, its subscribers, and the surge keys it shows."""
 
-    __slots__ = ("complete", "dirty", "key_parent", "members", "snapshot", "subscribers", "viewport")
+    __slots__ = ("complete", "dirty", "key_parent", "members", "partial", "snapshot", "subscribers", "viewport")
 
     def __init__(self, viewport: Viewport) -> None:
         self.viewport = viewport
@@ -49,6 +49,8 @@ class ViewGroup:
         self.members: dict[str, list[str]] = {}
         #: drawn cell -> True when it lies entirely in the bounds (so its encoding is shared by all groups)
         self.complete: dict[str, bool] = {}
+        #: the drawn cells that are not complete (cut by an edge of the bounds): one set test per flush
+        self.partial: set[str] = set()
         #: surge key -> drawn cell
         self.key_parent: dict[str, str] = {}
         self.subscribers: dict[Subscriber, None] = {}
@@ -64,7 +66,9 @@ class ViewGroup:
         members = self.members.get(parent)
         if members is None:
             members = self.members[parent] = []
-            self.complete[parent] = level >= cell_level or self.viewport.covers(rect_of(parent))
+            whole = self.complete[parent] = level >= cell_level or self.viewport.covers(rect_of(parent))
+            if not whole:
+                self.partial.add(parent)
         members.append(key)
         self.key_parent[key] = parent
         return parent

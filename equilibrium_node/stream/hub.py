@@ -288,7 +288,7 @@ class StreamHub:
             group.dirty = set()
             group.snapshot = None
             key = None
-            if all(map(group.complete.__getitem__, tokens)):
+            if group.partial.isdisjoint(tokens):
                 key = (group.viewport.vehicle_type, group.viewport.level, frozenset(tokens))
                 out = same.get(key)
             else:
