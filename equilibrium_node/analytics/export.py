@@ -35,9 +35,9 @@ from ..bus.names import RegionNames
 from ..errors import ConfigError, EquilibriumError, ExitCode, StartupError
 from ..logs import get_logger, setup_logging
 from ..messages import AuditRecord, ZoneSnapshot, audit_record_decoder, zone_snapshot_decoder
+from ..progress import Progress
 from ..settings import Settings, ZoneConfig
 from .durations import format_duration, parse_duration, rfc3339_s
-from .progress import Progress
 from .report import window_start
 
 log = get_logger(__name__)
@@ -183,7 +183,7 @@ async def export(settings: Settings, since_s: int, out_dir: Path, *, now: float 
                 acc[1] += r.accepts
 
         await read_stream(js, names.snapshot_stream, names.snapshot_subject, since - START_MARGIN_S,
-                          zone_snapshot_decoder.decode, on_snapshot, Progress("snapshots", 0, out=out))
+                          zone_snapshot_decoder.decode, on_snapshot, Progress("snapshots", 0, out=out, prefix="export"))
         rows = {"snapshots.parquet": snapshots.close()}
 
         audit = pqx.TableWriter(out_dir / "audit.parquet", pqx.AUDIT)
@@ -197,7 +197,7 @@ async def export(settings: Settings, since_s: int, out_dir: Path, *, now: float 
                        direction, r.trigger_reason, r.supply, r.demand, r.algorithm))
 
         await read_stream(js, names.audit_stream, names.audit_subject, since - START_MARGIN_S,
-                          audit_record_decoder.decode, on_audit, Progress("audit", 0, out=out))
+                          audit_record_decoder.decode, on_audit, Progress("audit", 0, out=out, prefix="export"))
         rows["audit.parquet"] = audit.close()
         zones = await live_zones(js, settings)
 

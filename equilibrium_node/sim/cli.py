@@ -65,8 +65,8 @@ def spec_from_args(args: argparse.Namespace):  # -> SimSpec (imported lazily)
 
 def main(args: argparse.Namespace) -> int:
     """Run the simulation; exit code 0, or 2 for a bad option (raised as ConfigError)."""
+    from ..progress import Progress
     from . import report
-    from .progress import Progress
     from .runner import Simulation, build_world, describe
 
     settings = args.settings
@@ -75,12 +75,19 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    progress = Progress(world.steps * len(spec.algorithms), world.steps, spec.warmup_min + spec.minutes,
-                        quiet=args.quiet)
+    minutes = spec.warmup_min + spec.minutes
+    progress = Progress("simulate", world.steps * len(spec.algorithms), quiet_s=0.0, unit="steps", quiet=args.quiet)
+
+    def advance(name: str, steps: int) -> None:
+        done = progress.done + steps
+        in_run = (done - 1) % world.steps + 1
+        progress.update(done, f"{name} {in_run / world.steps * minutes:.0f}/{minutes:g} min")
+
     results = []
     for name in spec.algorithms:
         sim = Simulation(world, name)
-        results.append(sim.run(lambda n, name=name: progress.advance(name, n)))
+        results.append(sim.run(lambda n, name=name: advance(name, n)))
+    progress.finish()
     summaries = report.report(results, world)
     print("\n".join(describe(world)))
     print()

@@ -45,7 +45,8 @@ def test_two_runs_give_the_same_report(tmp_path):
     rows = [ln.split() for ln in out.splitlines() if ln.startswith(("none ", "linear "))]
     assert len(rows) == 4  # overall and event window, per algorithm
     progress = [ln for ln in first.stderr.splitlines() if ln.startswith("simulate ")]
-    assert progress and progress[-1].startswith("simulate 100%  linear") and "\r" not in first.stderr
+    assert progress and progress[-2].startswith("simulate 90% (") and progress[-2].endswith(" min")
+    assert "linear" in progress[-2] and progress[-1].startswith("simulate done: ") and "\r" not in first.stderr
 
 
 def test_another_seed_gives_another_report(tmp_path):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import orjson
 import pytest
 
 from equilibrium_node.sim import report
-from equilibrium_node.sim.progress import Progress
 from equilibrium_node.sim.record import Recorder
 
 
@@ -62,29 +59,3 @@ def test_table_and_json(tmp_path):
     doc = orjson.loads(raw)
     assert list(doc) == ["none", "linear"]  # the order run, not alphabetical
     assert list(doc["linear"]) == sorted(doc["linear"]) and doc["linear"]["event"]["requests"] == 100
-
-
-def test_progress_plain_lines_off_a_terminal():
-    out = io.StringIO()
-    p = Progress(total_steps=200, steps_per_run=100, minutes=50, stream=out)
-    for k in range(200):
-        p.advance("none" if k < 100 else "linear")
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 11 and "\r" not in out.getvalue()
-    assert lines[5].startswith("simulate  50%  none  50/50 min") and lines[-1].startswith("simulate 100%  linear")
-
-
-def test_progress_bar_on_a_terminal_and_quiet():
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    out = Tty()
-    p = Progress(total_steps=10, steps_per_run=10, minutes=10, stream=out)
-    for _ in range(10):
-        p.advance("linear")
-    assert out.getvalue().startswith("\rsimulate [") and out.getvalue().endswith("\n") and "100%" in out.getvalue()
-    quiet = io.StringIO()
-    q = Progress(total_steps=10, steps_per_run=10, minutes=10, stream=quiet, quiet=True)
-    q.advance("linear", 10)
-    assert quiet.getvalue() == ""

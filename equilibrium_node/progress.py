@@ -1,9 +1,10 @@
-"""A progress bar for long command-line jobs, on stderr: redrawn in place on a terminal, plain lines otherwise.
+"""The progress bar of long command-line jobs (``export``, ``simulate``), on stderr.
 
-On a terminal: ``snapshots  [############------------]  50%   120,000/240,000  3.1 s`` redrawn at most
-ten times a second. Elsewhere (a pipe, a CI log): one line per tenth of the work, so a log stays short
-and readable: ``export: snapshots 50% (120,000/240,000)`` (none for a job done within a second). The last
-line says what was done and how long it took in both cases.
+On a terminal: ``snapshots  [############------------]  50%      120,000/240,000  3.1 s`` redrawn in
+place at most ten times a second, with the job's own detail after it (``linear 60/120 min``).
+Elsewhere (a pipe, a CI log): one line per tenth of the work, so a log stays short and readable:
+``export: snapshots 50% (120,000/240,000)`` (none for a job done within ``quiet_s``). The last line says
+what was done and how long it took in both cases. ``quiet`` shows nothing at all.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ REDRAW_S = 0.1
 
 
 class Progress:
-    """Progress of one job of ``total`` units (records); ``total`` may grow while it runs."""
+    """Progress of one job of ``total`` units; ``total`` may grow while it runs."""
 
     def __init__(self, label: str, total: int, *, out: TextIO | None = None, tty: bool | None = None,
-                 prefix: str = "export", quiet_s: float = 1.0) -> None:
+                 prefix: str = "", quiet_s: float = 1.0, unit: str = "records", quiet: bool = False) -> None:
         self.label = label
         self.total = max(0, total)
         self.out = out if out is not None else sys.stderr
-        self.tty = self.out.isatty() if tty is None else tty
-        self.prefix = prefix
+        self.tty = bool(getattr(self.out, "isatty", lambda: False)()) if tty is None else tty
+        self.lead = f"{prefix}: {label}" if prefix else label
         #: plain mode: no intermediate lines during the first ``quiet_s`` (a quick job just says it is done)
         self.quiet_s = quiet_s
+        self.unit = unit
+        self.quiet = quiet
         self.done = 0
+        self.detail = ""
         self.started = time.monotonic()
         self._last_draw = 0.0
         self._last_tenth = 0  # no "0%" line
@@ -37,11 +41,14 @@ class Progress:
     def _fraction(self) -> float:
         return min(1.0, self.done / self.total) if self.total else 1.0
 
-    def update(self, done: int) -> None:
-        """Set the units done so far (draws when due)."""
+    def update(self, done: int, detail: str = "") -> None:
+        """Set the units done so far and the job's own detail (draws when due)."""
         self.done = done
+        self.detail = detail
         if self.done > self.total:
             self.total = self.done
+        if self.quiet:
+            return
         if self.tty:
             now = time.monotonic()
             if now - self._last_draw >= REDRAW_S:
@@ -51,7 +58,8 @@ class Progress:
             tenth = int(self._fraction() * 10)
             if tenth > self._last_tenth and tenth < 10:
                 self._last_tenth = tenth
-                self.out.write(f"{self.prefix}: {self.label} {tenth * 10}% ({self.done:,}/{self.total:,})\n")
+                extra = f"  {detail}" if detail else ""
+                self.out.write(f"{self.lead} {tenth * 10}% ({self.done:,}/{self.total:,}){extra}\n")
                 self.out.flush()
 
     def _draw(self) -> None:
@@ -59,8 +67,10 @@ class Progress:
         filled = int(fraction * BAR_WIDTH)
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         elapsed = time.monotonic() - self.started
+        extra = f"  {self.detail}" if self.detail else ""
+        # \x1b[K clears what a longer previous line left
         self.out.write(f"\r{self.label:<10} [{bar}] {fraction * 100:3.0f}%  {self.done:>11,}/{self.total:,}"
-                       f"  {elapsed:.1f} s ")
+                       f"  {elapsed:.1f} s{extra}\x1b[K")
         self.out.flush()
 
     def finish(self, note: str = "") -> None:
@@ -68,14 +78,16 @@ class Progress:
         if self._finished:
             return
         self._finished = True
+        if self.quiet:
+            return
         self.total = self.done  # finished: whatever was counted is all there was
         elapsed = time.monotonic() - self.started
-        tail = f": {self.done:,} records in {elapsed:.1f} s{f' ({note})' if note else ''}"
+        tail = f": {self.done:,} {self.unit} in {elapsed:.1f} s{f' ({note})' if note else ''}"
         if self.tty:
             self._draw()
             self.out.write(f"\n{self.label}{tail}\n")
         else:
-            self.out.write(f"{self.prefix}: {self.label} done{tail}\n")
+            self.out.write(f"{self.lead} done{tail}\n")
         self.out.flush()
 
 
