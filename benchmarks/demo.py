@@ -92,8 +92,8 @@ def measure(command: str, seconds: float, warmup: float) -> dict[str, float]:
 def model_step_ms(drivers: int, steps: int = 200) -> float:
     """Mean CPU milliseconds of one 0.5 s step of the traffic model (SF outline, default rates)."""
     from equilibrium_node.__main__ import BUNDLED_CONFIG
-    from equilibrium_node.demo.land import Land
     from equilibrium_node.demo.traffic import TrafficModel
+    from equilibrium_node.geo.land import Land
     from equilibrium_node.settings import load_settings
 
     settings = load_settings(BUNDLED_CONFIG, env={})

@@ -26,10 +26,10 @@ from nats.aio.client import Client
 
 from ..bus.connection import connect
 from ..bus.names import RegionNames
+from ..geo.land import Land
 from ..logs import get_logger
 from ..messages import MSG_ID_HEADER, DemandSignal, DriverPing
 from ..node import Node
-from .land import Land
 from .traffic import KINDS, STATUSES, Batch, TrafficModel
 
 log = get_logger(__name__)

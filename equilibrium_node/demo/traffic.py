@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .land import Land
+from ..geo.land import Land
 from .rhythm import SF_PLACES, Place, Rhythm, online_share
 
 M_PER_DEG = 111_320.0

@@ -10,7 +10,6 @@ import pytest
 
 from equilibrium_node.__main__ import BUNDLED_CONFIG
 from equilibrium_node.bus.names import RegionNames
-from equilibrium_node.demo.land import Land
 from equilibrium_node.demo.publisher import TrafficEncoder
 from equilibrium_node.demo.rhythm import FIDI_RUSH, GAME_FIRST_S, ORACLE_PARK
 from equilibrium_node.demo.traffic import (
@@ -24,6 +23,7 @@ from equilibrium_node.demo.traffic import (
     TrafficModel,
     vehicle_mix,
 )
+from equilibrium_node.geo.land import Land
 from equilibrium_node.messages import DemandSignal, DriverPing
 from equilibrium_node.settings import load_settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from equilibrium_node.__main__ import BUNDLED_CONFIG
-from equilibrium_node.demo.land import Land
+from equilibrium_node.geo.land import Land
 from equilibrium_node.settings import load_settings
 
 
