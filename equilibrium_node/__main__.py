@@ -41,14 +41,23 @@ EXTRA_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
 COMMAND_MODULES = ("equilibrium_node.sim.cli", "equilibrium_node.analytics.export")
 
 
+#: Extra commands that never talk to NATS (a module sets ``NATS_OPTIONS = False``): they take --config only.
+OFFLINE_COMMANDS: set[str] = set()
+
+
 def _load_commands() -> None:
-    for module in COMMAND_MODULES:
-        name, help_text, add_arguments, command_main = importlib.import_module(module).COMMAND
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        name, help_text, add_arguments, command_main = module.COMMAND
         EXTRA_COMMANDS.setdefault(name, (help_text, add_arguments, command_main))
+        if not getattr(module, "NATS_OPTIONS", True):
+            OFFLINE_COMMANDS.add(name)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, *, nats: bool = True) -> None:
     parser.add_argument("--config", help="TOML config file (default: $EQ_CONFIG or the bundled config/sf.toml)")
+    if not nats:
+        return
     parser.add_argument("--nats-url", help="NATS server(s), comma-separated; default: start an embedded server")
     parser.add_argument("--http", help="HTTP listen address host:port")
     parser.add_argument("--data-dir", help="data directory of the embedded server")
@@ -72,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _load_commands()
     for name, (help_text, add_arguments, _main) in EXTRA_COMMANDS.items():
         extra = sub.add_parser(name, help=help_text)
-        _common(extra)
+        _common(extra, nats=name not in OFFLINE_COMMANDS)
         add_arguments(extra)
     return parser
 
@@ -89,8 +98,8 @@ def config_path(args: argparse.Namespace, env: dict[str, str] | os._Environ[str]
 def settings_from_args(args: argparse.Namespace, env: dict[str, str] | os._Environ[str] | None = None) -> Settings:
     """Load the settings for a subcommand (file, environment, options)."""
     env = os.environ if env is None else env
-    options: dict[str, Any] = {"nats.url": args.nats_url, "http": args.http, "data_dir": args.data_dir,
-                               "node_id": args.node_id}
+    options: dict[str, Any] = {"nats.url": getattr(args, "nats_url", None), "http": getattr(args, "http", None),
+                               "data_dir": getattr(args, "data_dir", None), "node_id": getattr(args, "node_id", None)}
     return load_settings(config_path(args, env), env, options)
 
 

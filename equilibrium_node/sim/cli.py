@@ -106,6 +106,8 @@ def main(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+#: The simulator never talks to NATS: its command takes --config only.
+NATS_OPTIONS = False
 #: The entry ``equilibrium_node.__main__`` registers (``COMMAND_MODULES``).
 COMMAND = ("simulate", "compare pricing algorithms on a simulated market (no NATS needed)", add_arguments, main)
 
