@@ -18,6 +18,7 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NoKeysError
 
+from ..bus.kv_wire import KV_OPERATION
 from ..bus.names import RegionNames
 from ..logs import get_logger
 from ..metrics import Metrics
@@ -111,7 +112,7 @@ class Heartbeats:
             return
         self._stop.set()
         with contextlib.suppress(Exception):
-            await self.js.publish(self.subject, b"", timeout=self.timeout_s, headers={"KV-Operation": "DEL"})
+            await self.js.publish(self.subject, b"", timeout=self.timeout_s, headers={KV_OPERATION: "DEL"})
 
 
 async def read_nodes(js: JetStreamContext, names: RegionNames) -> list[NodeInfo]:

@@ -42,6 +42,7 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
+from ..bus.kv_wire import EXPECTED_LAST, KV_OPERATION, WRONG_LAST_SEQUENCE, is_removal
 from ..bus.names import RegionNames
 from ..errors import NotLeaderError
 from ..logs import get_logger
@@ -50,11 +51,6 @@ from ..messages import TERM_HEADER
 log = get_logger(__name__)
 
 LEASE_KEY = "leader"
-EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
-KV_OPERATION = "KV-Operation"
-MARKER_REASON = "Nats-Marker-Reason"
-#: JetStream error codes of a failed expected-last-subject-sequence check
-WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 class LeaseRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -152,7 +148,7 @@ class LeaderLease:
         except NotFoundError:
             return LeaseState(0, True, None)
         headers = msg.headers or {}
-        if headers.get(KV_OPERATION) in ("DEL", "PURGE") or MARKER_REASON in headers:
+        if is_removal(headers):
             return LeaseState(msg.seq or 0, True, None)
         try:
             record = _record_decoder.decode(msg.data or b"")

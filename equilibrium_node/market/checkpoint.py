@@ -43,6 +43,7 @@ import msgspec
 from nats.js.errors import APIError, KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from ..bus.kv_wire import WRONG_LAST_SEQUENCE
 from ..errors import NotLeaderError, WriteConflictError
 from ..faults import FAULTS, Faults
 from ..logs import get_logger
@@ -53,8 +54,6 @@ from .state import MarketState
 log = get_logger(__name__)
 
 SLOTS = ("a", "b")
-#: JetStream error codes of a failed ``Nats-Expected-Last-Subject-Sequence`` check
-WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True):

@@ -17,13 +17,11 @@ from typing import NamedTuple
 import msgspec
 from nats.js import JetStreamContext, api
 
+from ..bus.kv_wire import is_removal
 from ..logs import get_logger
 from ..messages import TERM_HEADER, SurgeUpdate, split_surge_key, surge_update_decoder
 
 log = get_logger(__name__)
-
-KV_OPERATION = "KV-Operation"
-MARKER_REASON = "Nats-Marker-Reason"
 
 
 class SurgeEntry(NamedTuple):
@@ -115,7 +113,7 @@ class SurgeView:
 
         async def on_msg(msg) -> None:
             headers = msg.headers or {}
-            deleted = headers.get(KV_OPERATION) in ("DEL", "PURGE") or MARKER_REASON in headers
+            deleted = is_removal(headers)
             meta = msg.metadata
             self._on_entry(msg.subject[prefix_len:], msg.data, meta.sequence.stream, deleted, header_term(headers))
             if meta.num_pending == 0 and not self.loaded.is_set():
